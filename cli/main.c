@@ -1,0 +1,465 @@
+/*
+ * main.c - the `unmeta` command: parse arguments, call the library, map
+ * results to messages and exit codes. Everything that touches a file's
+ * format lives in the library.
+ *
+ * Exit codes: 0 success (check: every file clean); 1 check found something
+ * privacy-relevant; 2 an error (usage, or at least one file failed).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unmeta.h"
+
+#define EXIT_DIRTY 1
+#define EXIT_ERROR 2
+
+static const char *prog = "unmeta";
+
+typedef struct opts {
+    const char *out;       /* -o */
+    const char *dir;       /* -d */
+    int in_place;
+    int force;
+    int json;
+    int quiet;
+    int verbose;
+    int icc;               /* UNMETA_ICC_* */
+    int apply_orientation;
+} opts;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: %s COMMAND [OPTIONS] FILE...\n"
+        "\n"
+        "Remove what photos and videos say about who made them (location, device,\n"
+        "owner, times, thumbnails, trailers), keeping every pixel as it was.\n"
+        "\n"
+        "Commands:\n"
+        "  strip FILE...     write FILE without its metadata (default: NAME.clean.EXT)\n"
+        "  inspect FILE...   show what FILE reveals, block by block\n"
+        "  check FILE...     exit 0 if nothing privacy-relevant is present, 1 if\n"
+        "                    something is, 2 on error\n"
+        "  formats           list the formats this build handles\n"
+        "\n"
+        "Options for strip:\n"
+        "  -o, --output OUT         write to OUT (one input only; '-' for stdout)\n"
+        "  -d, --dir DIR            write NAME.EXT into DIR\n"
+        "  -i, --in-place           replace each FILE atomically\n"
+        "  -f, --force              overwrite an existing output file\n"
+        "      --icc=keep|strip     keep the ICC profile neutralised (default) or drop it\n"
+        "      --apply-orientation  rotate JPEGs losslessly instead of keeping the\n"
+        "                           Orientation tag (falls back to the tag when a\n"
+        "                           perfect transform is impossible)\n"
+        "  -v, --verbose            say what was removed from each file\n"
+        "Options for inspect and check:\n"
+        "      --json               one JSON object per file and line (docs/json.md)\n"
+        "  -q, --quiet              check: print nothing, only the exit code\n"
+        "Common:\n"
+        "  -h, --help               this help\n"
+        "  -V, --version            the version\n"
+        "\n"
+        "FILE '-' reads standard input. Exit codes: 0 success, 1 check found\n"
+        "metadata, 2 error. See unmeta(1).\n",
+        prog);
+}
+
+static void err_file(const char *file, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: %s: ", prog, file);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void err_lib(const char *file, int rc, unmeta_ctx *ctx)
+{
+    const char *detail = unmeta_ctx_last_error(ctx);
+    err_file(file, "%s", detail && *detail ? detail : unmeta_strerror(rc));
+}
+
+static int open_source(unmeta_source **src, const char *file)
+{
+    int rc = strcmp(file, "-") == 0 ? unmeta_source_new_fd(src, 0) : unmeta_source_new_path(src, file);
+    if (rc < 0)
+        err_file(file, "cannot open: %s", rc == UNMETA_E_IO ? strerror(errno) : unmeta_strerror(rc));
+    return rc;
+}
+
+/* NAME.EXT -> NAME.clean.EXT (the extension as the user named the file). */
+static char *clean_name(const char *in)
+{
+    const char *slash = strrchr(in, '/');
+    const char *base = slash ? slash + 1 : in;
+    const char *dot = strrchr(base, '.');
+    if (!dot || dot == base)
+        dot = base + strlen(base);
+    size_t head = (size_t)(dot - in);
+    char *out = malloc(strlen(in) + 8);
+    if (!out)
+        return NULL;
+    memcpy(out, in, head);
+    strcpy(out + head, ".clean");
+    strcat(out, dot);
+    return out;
+}
+
+static char *join_dir(const char *dir, const char *in)
+{
+    const char *slash = strrchr(in, '/');
+    const char *base = slash ? slash + 1 : in;
+    size_t n = strlen(dir) + strlen(base) + 2;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", base);
+    return out;
+}
+
+static void print_removed(const char *file, const unmeta_report *r)
+{
+    uint32_t nb = unmeta_report_block_count(r);
+    int any = 0;
+    for (uint32_t i = 0; i < nb; i++) {
+        unmeta_block b = UNMETA_BLOCK_INIT;
+        if (unmeta_report_block(&b, r, i) < 0 || b.action == UNMETA_ACTION_KEEP)
+            continue;
+        fprintf(stderr, "%s: %s %s (%llu bytes at %llu)\n", file,
+                b.action == UNMETA_ACTION_REMOVE ? "removed" : "rewrote", b.kind,
+                (unsigned long long)b.length, (unsigned long long)b.offset);
+        any = 1;
+    }
+    for (uint32_t i = 0; i < unmeta_report_note_count(r); i++)
+        fprintf(stderr, "%s: note: %s\n", file, unmeta_report_note(r, i));
+    if (!any)
+        fprintf(stderr, "%s: nothing to remove\n", file);
+}
+
+static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
+{
+    unmeta_source *src = NULL;
+    unmeta_sink *dst = NULL;
+    unmeta_report *rep = NULL;
+    char *out = NULL;
+    int rc;
+    int to_stdout = 0;
+
+    if (open_source(&src, file) < 0)
+        return EXIT_ERROR;
+    if (o->in_place) {
+        if (strcmp(file, "-") == 0) {
+            err_file(file, "--in-place needs a file, not standard input");
+            rc = -1;
+            goto done;
+        }
+        out = strdup(file);
+    } else if (o->out) {
+        if (strcmp(o->out, "-") == 0)
+            to_stdout = 1;
+        else
+            out = strdup(o->out);
+    } else if (o->dir) {
+        if (strcmp(file, "-") == 0) {
+            err_file(file, "-d needs named inputs; use -o for standard input");
+            rc = -1;
+            goto done;
+        }
+        out = join_dir(o->dir, file);
+    } else if (strcmp(file, "-") == 0) {
+        to_stdout = 1;
+    } else {
+        out = clean_name(file);
+    }
+    if (!to_stdout && !out) {
+        err_file(file, "out of memory");
+        rc = -1;
+        goto done;
+    }
+    if (out && !o->in_place && !o->force) {
+        struct stat st;
+        if (stat(out, &st) == 0) {
+            err_file(file, "%s exists; use -f to overwrite it", out);
+            rc = -1;
+            goto done;
+        }
+    }
+    if (out && !o->in_place && strcmp(out, file) == 0) {
+        err_file(file, "the output is the input; use --in-place");
+        rc = -1;
+        goto done;
+    }
+    rc = to_stdout ? unmeta_sink_new_fd(&dst, 1) : unmeta_sink_new_path(&dst, out, o->in_place ? -1 : -1);
+    if (rc < 0) {
+        err_file(file, "%s", unmeta_strerror(rc));
+        goto done;
+    }
+    rc = unmeta_strip(&rep, ctx, src, dst);
+    if (rc < 0) {
+        err_lib(file, rc, ctx);
+        goto done;
+    }
+    if (o->verbose)
+        print_removed(file, rep);
+done:
+    unmeta_report_free(rep);
+    unmeta_sink_free(dst);
+    unmeta_source_free(src);
+    free(out);
+    return rc < 0 ? EXIT_ERROR : 0;
+}
+
+static const char *short_kind_list(const unmeta_report *r, char *buf, size_t n)
+{
+    /* Distinct categories of the findings, in a fixed order. */
+    static const int32_t order[] = { UNMETA_CAT_LOCATION, UNMETA_CAT_DEVICE, UNMETA_CAT_TIME, UNMETA_CAT_PEOPLE,
+                                     UNMETA_CAT_SOFTWARE, UNMETA_CAT_EMBEDDED, UNMETA_CAT_OTHER };
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t c = 0; c < sizeof(order) / sizeof(order[0]); c++) {
+        for (uint32_t i = 0; i < unmeta_report_finding_count(r); i++) {
+            unmeta_finding f = UNMETA_FINDING_INIT;
+            if (unmeta_report_finding(&f, r, i) == 0 && f.category == order[c]) {
+                o += (size_t)snprintf(buf + o, n > o ? n - o : 0, "%s%s", o ? ", " : "",
+                                      unmeta_category_name(order[c]));
+                break;
+            }
+        }
+    }
+    return buf;
+}
+
+static void print_json(const char *file, const unmeta_report *r, const char *error)
+{
+    char *json = NULL;
+    fputs("{\"file\":\"", stdout);
+    for (const unsigned char *p = (const unsigned char *)file; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    fputs("\",", stdout);
+    if (error) {
+        fputs("\"error\":\"", stdout);
+        for (const unsigned char *p = (const unsigned char *)error; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                printf("\\%c", *p);
+            else if (*p < 0x20)
+                printf("\\u%04x", *p);
+            else
+                putchar(*p);
+        }
+        fputs("\"}\n", stdout);
+        return;
+    }
+    if (unmeta_report_json(&json, r) == 0) {
+        fputs(json + 1, stdout); /* splice after our "file" member */
+        putchar('\n');
+    } else {
+        fputs("\"error\":\"out of memory\"}\n", stdout);
+    }
+    unmeta_free(json);
+}
+
+static void print_human(const char *file, const unmeta_report *r)
+{
+    uint32_t nf = unmeta_report_finding_count(r), nb = unmeta_report_block_count(r);
+    char cats[128];
+    printf("%s: %s, %s\n", file, unmeta_report_format(r),
+           nf ? short_kind_list(r, cats, sizeof(cats)) : "nothing privacy-relevant found");
+    static const int32_t order[] = { UNMETA_CAT_LOCATION, UNMETA_CAT_DEVICE, UNMETA_CAT_TIME, UNMETA_CAT_PEOPLE,
+                                     UNMETA_CAT_SOFTWARE, UNMETA_CAT_EMBEDDED, UNMETA_CAT_OTHER };
+    for (size_t c = 0; c < sizeof(order) / sizeof(order[0]); c++)
+        for (uint32_t i = 0; i < nf; i++) {
+            unmeta_finding f = UNMETA_FINDING_INIT;
+            unmeta_block b = UNMETA_BLOCK_INIT;
+            if (unmeta_report_finding(&f, r, i) < 0 || f.category != order[c])
+                continue;
+            unmeta_report_block(&b, r, f.block);
+            printf("  %-9s %-24s %-36s [%s @%llu, %llu bytes]\n", unmeta_category_name(f.category), f.name, f.value,
+                   b.kind, (unsigned long long)b.offset, (unsigned long long)b.length);
+        }
+    int header = 0;
+    for (uint32_t i = 0; i < nb; i++) {
+        unmeta_block b = UNMETA_BLOCK_INIT;
+        if (unmeta_report_block(&b, r, i) < 0 || b.action == UNMETA_ACTION_KEEP)
+            continue;
+        if (!header)
+            printf("  strip would:\n");
+        header = 1;
+        printf("    %-7s %-28s @%llu, %llu bytes\n", unmeta_action_name(b.action), b.kind,
+               (unsigned long long)b.offset, (unsigned long long)b.length);
+    }
+    for (uint32_t i = 0; i < unmeta_report_note_count(r); i++)
+        printf("  note: %s\n", unmeta_report_note(r, i));
+}
+
+static int inspect_one(unmeta_ctx *ctx, const opts *o, const char *file, int check)
+{
+    unmeta_source *src = NULL;
+    unmeta_report *rep = NULL;
+    int rc = open_source(&src, file);
+    int status = EXIT_ERROR;
+    if (rc < 0) {
+        if (o->json)
+            print_json(file, NULL, "cannot open");
+        return EXIT_ERROR;
+    }
+    rc = unmeta_inspect(&rep, ctx, src);
+    if (rc < 0) {
+        err_lib(file, rc, ctx);
+        if (o->json) {
+            const char *d = unmeta_ctx_last_error(ctx);
+            print_json(file, NULL, d && *d ? d : unmeta_strerror(rc));
+        }
+        goto done;
+    }
+    status = unmeta_report_dirty(rep) ? EXIT_DIRTY : 0;
+    if (o->json) {
+        print_json(file, rep, NULL);
+    } else if (check) {
+        char cats[128];
+        if (!o->quiet)
+            printf("%s: %s\n", file, status ? short_kind_list(rep, cats, sizeof(cats)) : "clean");
+    } else {
+        print_human(file, rep);
+    }
+done:
+    unmeta_report_free(rep);
+    unmeta_source_free(src);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    unmeta_ctx *ctx = NULL;
+    int status = 0;
+    memset(&o, 0, sizeof(o));
+    o.icc = UNMETA_ICC_KEEP;
+
+    enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON };
+    static const struct option longopts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "dir", required_argument, NULL, 'd' },
+        { "in-place", no_argument, NULL, 'i' },
+        { "force", no_argument, NULL, 'f' },
+        { "icc", required_argument, NULL, OPT_ICC },
+        { "apply-orientation", no_argument, NULL, OPT_APPLY },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        printf("unmeta %s\n", unmeta_version_string());
+        return 0;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_ERROR;
+    }
+    const char *cmd = argv[1];
+    optind = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:d:ifqvhV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out = optarg; break;
+        case 'd': o.dir = optarg; break;
+        case 'i': o.in_place = 1; break;
+        case 'f': o.force = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'v': o.verbose = 1; break;
+        case OPT_JSON: o.json = 1; break;
+        case OPT_APPLY: o.apply_orientation = 1; break;
+        case OPT_ICC:
+            if (strcmp(optarg, "keep") == 0)
+                o.icc = UNMETA_ICC_KEEP;
+            else if (strcmp(optarg, "strip") == 0)
+                o.icc = UNMETA_ICC_STRIP;
+            else {
+                fprintf(stderr, "%s: --icc takes keep or strip\n", prog);
+                return EXIT_ERROR;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("unmeta %s\n", unmeta_version_string()); return 0;
+        default: usage(stderr); return EXIT_ERROR;
+        }
+    }
+    int nfiles = argc - optind;
+    char **files = argv + optind;
+
+    if (strcmp(cmd, "formats") == 0) {
+        for (uint32_t i = 0; i < unmeta_format_count(); i++)
+            printf("%s\n", unmeta_format_name(i));
+        return 0;
+    }
+    int is_strip = strcmp(cmd, "strip") == 0, is_inspect = strcmp(cmd, "inspect") == 0,
+        is_check = strcmp(cmd, "check") == 0;
+    if (!is_strip && !is_inspect && !is_check) {
+        fprintf(stderr, "%s: unknown command '%s' (try --help)\n", prog, cmd);
+        return EXIT_ERROR;
+    }
+    if (nfiles < 1) {
+        fprintf(stderr, "%s: %s needs at least one FILE\n", prog, cmd);
+        return EXIT_ERROR;
+    }
+    if (is_strip) {
+        int modes = !!o.out + !!o.dir + !!o.in_place;
+        if (modes > 1) {
+            fprintf(stderr, "%s: -o, -d and --in-place exclude each other\n", prog);
+            return EXIT_ERROR;
+        }
+        if (o.out && nfiles != 1) {
+            fprintf(stderr, "%s: -o takes one input; use -d for several\n", prog);
+            return EXIT_ERROR;
+        }
+        if (o.dir) {
+            struct stat st;
+            if (stat(o.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "%s: %s: not a folder\n", prog, o.dir);
+                return EXIT_ERROR;
+            }
+        }
+    }
+    if (unmeta_ctx_new(&ctx) < 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_ERROR;
+    }
+    unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.icc);
+    unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.apply_orientation);
+    for (int i = 0; i < nfiles; i++) {
+        int s;
+        if (is_strip)
+            s = strip_one(ctx, &o, files[i]);
+        else
+            s = inspect_one(ctx, &o, files[i], is_check);
+        /* An error outranks "dirty": a file we could not read is not clean. */
+        if (s > status)
+            status = s;
+    }
+    unmeta_ctx_free(ctx);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "%s: writing to standard output failed: %s\n", prog, strerror(errno));
+        status = EXIT_ERROR;
+    }
+    return status;
+}

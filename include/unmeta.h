@@ -1,0 +1,234 @@
+/*
+ * unmeta.h - the one public header of libunmeta.
+ *
+ * libunmeta removes what a photo or video says about the person who made it
+ * (location, device serials, owner names, capture times, edit history,
+ * thumbnails, vendor trailers) and keeps every pixel and packet as it was.
+ *
+ * ABI rules this header keeps (see docs/abi.md):
+ *  - opaque handles only; every public struct starts with `struct_size` and
+ *    the library reads and writes it only up to the caller's size;
+ *  - fixed-width integer types, no bool, no long, no enum-typed parameters,
+ *    no varargs; every constant a binding needs is also a function;
+ *  - results: 0 on success, a negative UNMETA_E_* code on failure; codes are
+ *    never renumbered;
+ *  - no global mutable state: one context per thread, contexts run in
+ *    parallel; callbacks are called synchronously on the caller's thread.
+ */
+#ifndef UNMETA_H
+#define UNMETA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(UNMETA_BUILDING)
+#define UNMETA_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define UNMETA_API
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define UNMETA_API __attribute__((visibility("default")))
+#else
+#define UNMETA_API
+#endif
+
+/* ---- versions ---------------------------------------------------------- */
+
+#define UNMETA_VERSION_MAJOR 0
+#define UNMETA_VERSION_MINOR 1
+#define UNMETA_VERSION_PATCH 0
+#define UNMETA_VERSION_NUMBER \
+    ((UNMETA_VERSION_MAJOR << 16) | (UNMETA_VERSION_MINOR << 8) | UNMETA_VERSION_PATCH)
+
+/* The version of the library actually loaded, as (major << 16 | minor << 8 | patch). */
+UNMETA_API uint32_t unmeta_version(void);
+/* The same as a static string, e.g. "0.1.0". */
+UNMETA_API const char *unmeta_version_string(void);
+
+/* ---- errors ------------------------------------------------------------ */
+
+#define UNMETA_OK               0
+#define UNMETA_E_INVALID       -1  /* a bad argument or option value */
+#define UNMETA_E_NOMEM         -2  /* an allocation failed */
+#define UNMETA_E_IO            -3  /* reading or writing failed */
+#define UNMETA_E_UNSUPPORTED   -4  /* no format claims the input */
+#define UNMETA_E_MALFORMED     -5  /* the input breaks its format's rules */
+#define UNMETA_E_TRUNCATED     -6  /* the input ends before its structure does */
+#define UNMETA_E_LIMIT         -7  /* the input exceeds a configured limit */
+#define UNMETA_E_STATE         -8  /* an object used in the wrong state */
+#define UNMETA_E_CANCELED      -9  /* the cancel callback asked to stop */
+#define UNMETA_E_FEATURE      -10  /* the format needs a feature left out of this build */
+#define UNMETA_E_EXPIRED      -11  /* reserved: an envelope past its expiry */
+#define UNMETA_E_CRYPTO       -12  /* reserved: an envelope failed authentication */
+
+/* A static, human-readable description of a code; never NULL. */
+UNMETA_API const char *unmeta_strerror(int32_t code);
+
+/* ---- contexts and options ---------------------------------------------- */
+
+typedef struct unmeta_ctx unmeta_ctx;
+
+/* Option keys for unmeta_ctx_set_option(); values are int64_t. */
+#define UNMETA_OPT_ICC                1  /* UNMETA_ICC_KEEP (neutralised) or UNMETA_ICC_STRIP */
+#define UNMETA_OPT_APPLY_ORIENTATION  2  /* 0: keep a minimal Orientation tag; 1: rotate losslessly */
+#define UNMETA_OPT_MAX_BLOCK_SIZE     3  /* largest metadata block/segment read into memory, bytes */
+#define UNMETA_OPT_MAX_DEPTH          4  /* deepest nesting of structures */
+#define UNMETA_OPT_MAX_ITEMS          5  /* most blocks/entries/items in one file */
+#define UNMETA_OPT_MAX_MEMORY         6  /* most memory for a whole-image operation, bytes */
+#define UNMETA_OPT_SPOOL_LIMIT        7  /* bytes of a non-seekable input held in memory */
+#define UNMETA_OPT_MAX_INFLATE        8  /* most bytes one compressed block may inflate to */
+
+#define UNMETA_ICC_KEEP  0
+#define UNMETA_ICC_STRIP 1
+
+/* Creates a context with safe default options. *out is NULL on failure. */
+UNMETA_API int32_t unmeta_ctx_new(unmeta_ctx **out);
+/* Frees a context; NULL is a no-op. */
+UNMETA_API void unmeta_ctx_free(unmeta_ctx *ctx);
+/* Sets one option; UNMETA_E_INVALID for an unknown key or a bad value. */
+UNMETA_API int32_t unmeta_ctx_set_option(unmeta_ctx *ctx, int32_t key, int64_t value);
+UNMETA_API int32_t unmeta_ctx_get_option(int64_t *out, const unmeta_ctx *ctx, int32_t key);
+/* The detailed message of the last failure on this context ("" if none).
+ * Valid until the next call that uses the context. */
+UNMETA_API const char *unmeta_ctx_last_error(const unmeta_ctx *ctx);
+
+/* Cancellation: the callback is polled during long operations; returning
+ * non-zero stops the operation with UNMETA_E_CANCELED. NULL removes it. */
+typedef int32_t (*unmeta_cancel_fn)(void *user);
+UNMETA_API int32_t unmeta_ctx_set_cancel(unmeta_ctx *ctx, unmeta_cancel_fn fn, void *user);
+
+/* ---- input and output -------------------------------------------------- */
+
+/* Callback I/O (Android content URIs, iOS streams, language bindings).
+ * read: bytes read (0 at end), or negative on error.
+ * write: bytes written (all of size on success), or negative on error.
+ * seek: new absolute position, or negative on error; NULL if not seekable
+ *       (the input is then spooled, see UNMETA_OPT_SPOOL_LIMIT).
+ * whence is 0 (start), 1 (current) or 2 (end). */
+typedef struct unmeta_io_callbacks {
+    uint32_t struct_size; /* sizeof(unmeta_io_callbacks) */
+    int64_t (*read)(void *buf, uint64_t size, void *user);
+    int64_t (*write)(const void *buf, uint64_t size, void *user);
+    int64_t (*seek)(int64_t offset, int32_t whence, void *user);
+} unmeta_io_callbacks;
+#define UNMETA_IO_CALLBACKS_INIT { sizeof(unmeta_io_callbacks), NULL, NULL, NULL }
+UNMETA_API int32_t unmeta_io_callbacks_init(unmeta_io_callbacks *cb, uint32_t struct_size);
+
+typedef struct unmeta_source unmeta_source;
+typedef struct unmeta_sink unmeta_sink;
+
+/* A file by path. */
+UNMETA_API int32_t unmeta_source_new_path(unmeta_source **out, const char *path);
+/* An open descriptor, not owned and not closed; pipes are spooled. */
+UNMETA_API int32_t unmeta_source_new_fd(unmeta_source **out, int32_t fd);
+/* Bytes the caller keeps alive and unchanged until the source is freed. */
+UNMETA_API int32_t unmeta_source_new_memory(unmeta_source **out, const void *data, uint64_t size);
+UNMETA_API int32_t unmeta_source_new_callbacks(unmeta_source **out,
+                                               const unmeta_io_callbacks *cb, void *user);
+UNMETA_API void unmeta_source_free(unmeta_source *src);
+
+/* A file by path, written atomically: a temporary file in the same folder,
+ * flushed and renamed over PATH only when the operation succeeds; on failure
+ * nothing is left behind and an existing PATH is untouched. PATH may be the
+ * source's own path (in-place). The new file takes `mode` (e.g. 0644),
+ * or, when mode is -1, the mode of an existing PATH, else 0666 & ~umask. */
+UNMETA_API int32_t unmeta_sink_new_path(unmeta_sink **out, const char *path, int32_t mode);
+/* An open descriptor, not owned and not closed. */
+UNMETA_API int32_t unmeta_sink_new_fd(unmeta_sink **out, int32_t fd);
+/* A growing memory buffer; read it with unmeta_sink_memory(). */
+UNMETA_API int32_t unmeta_sink_new_memory(unmeta_sink **out);
+UNMETA_API int32_t unmeta_sink_new_callbacks(unmeta_sink **out,
+                                             const unmeta_io_callbacks *cb, void *user);
+/* The bytes a memory sink holds; valid until the sink is freed. */
+UNMETA_API int32_t unmeta_sink_memory(const void **data, uint64_t *size, const unmeta_sink *sink);
+UNMETA_API void unmeta_sink_free(unmeta_sink *sink);
+
+/* ---- reports ----------------------------------------------------------- */
+
+typedef struct unmeta_report unmeta_report;
+
+/* What a finding is about. */
+#define UNMETA_CAT_LOCATION  1  /* GPS, ISO 6709 positions, place names */
+#define UNMETA_CAT_DEVICE    2  /* make, model, serial numbers, lens, ICC device fields */
+#define UNMETA_CAT_TIME      3  /* capture and edit dates, time-zone offsets */
+#define UNMETA_CAT_PEOPLE    4  /* artist, owner, copyright, persons, comments */
+#define UNMETA_CAT_SOFTWARE  5  /* software, firmware, edit history */
+#define UNMETA_CAT_EMBEDDED  6  /* thumbnails, previews, trailers, secondary images */
+#define UNMETA_CAT_OTHER     7  /* any other metadata block */
+
+/* What strip does with a block. */
+#define UNMETA_ACTION_KEEP     0  /* copied byte for byte */
+#define UNMETA_ACTION_REMOVE   1  /* left out */
+#define UNMETA_ACTION_REWRITE  2  /* kept in a reduced or neutralised form */
+
+typedef struct unmeta_block {
+    uint32_t struct_size;  /* sizeof(unmeta_block) */
+    int32_t action;        /* UNMETA_ACTION_* */
+    const char *kind;      /* e.g. "APP1 Exif", "tEXt", "trailer" */
+    uint64_t offset;       /* in the input */
+    uint64_t length;
+} unmeta_block;
+#define UNMETA_BLOCK_INIT { sizeof(unmeta_block), 0, NULL, 0, 0 }
+
+typedef struct unmeta_finding {
+    uint32_t struct_size;  /* sizeof(unmeta_finding) */
+    int32_t category;      /* UNMETA_CAT_* */
+    const char *name;      /* e.g. "GPSPosition", "Model" */
+    const char *value;     /* printable, possibly shortened */
+    uint32_t block;        /* index of the block it was found in */
+} unmeta_finding;
+#define UNMETA_FINDING_INIT { sizeof(unmeta_finding), 0, NULL, NULL, 0 }
+
+UNMETA_API int32_t unmeta_block_init(unmeta_block *b, uint32_t struct_size);
+UNMETA_API int32_t unmeta_finding_init(unmeta_finding *f, uint32_t struct_size);
+
+/* The format's short name ("jpeg", "png", ...). */
+UNMETA_API const char *unmeta_report_format(const unmeta_report *r);
+UNMETA_API uint32_t unmeta_report_block_count(const unmeta_report *r);
+UNMETA_API uint32_t unmeta_report_finding_count(const unmeta_report *r);
+UNMETA_API uint32_t unmeta_report_note_count(const unmeta_report *r);
+/* Strings stay valid until the report is freed. */
+UNMETA_API int32_t unmeta_report_block(unmeta_block *out, const unmeta_report *r, uint32_t i);
+UNMETA_API int32_t unmeta_report_finding(unmeta_finding *out, const unmeta_report *r, uint32_t i);
+UNMETA_API const char *unmeta_report_note(const unmeta_report *r, uint32_t i);
+/* Non-zero when the input holds something privacy-relevant. */
+UNMETA_API int32_t unmeta_report_dirty(const unmeta_report *r);
+/* The report as JSON (docs/json.md); free with unmeta_free(). */
+UNMETA_API int32_t unmeta_report_json(char **out, const unmeta_report *r);
+UNMETA_API void unmeta_report_free(unmeta_report *r);
+/* Static name of a category or action ("location", "remove"...). */
+UNMETA_API const char *unmeta_category_name(int32_t category);
+UNMETA_API const char *unmeta_action_name(int32_t action);
+
+/* Frees memory the library returned through an out-pointer. */
+UNMETA_API void unmeta_free(void *p);
+
+/* ---- operations -------------------------------------------------------- */
+
+/* Writes src without its metadata to dst. On failure dst receives nothing
+ * that counts: a path sink is never renamed into place. report may be NULL;
+ * otherwise *report describes what was found and done (free it). */
+UNMETA_API int32_t unmeta_strip(unmeta_report **report, unmeta_ctx *ctx,
+                                unmeta_source *src, unmeta_sink *dst);
+/* Describes what src reveals without writing anything. */
+UNMETA_API int32_t unmeta_inspect(unmeta_report **report, unmeta_ctx *ctx, unmeta_source *src);
+/* *dirty = 1 when src holds something privacy-relevant, 0 when it is clean. */
+UNMETA_API int32_t unmeta_check(int32_t *dirty, unmeta_ctx *ctx, unmeta_source *src);
+
+/* Conveniences over paths and memory. */
+UNMETA_API int32_t unmeta_strip_path(unmeta_ctx *ctx, const char *in_path, const char *out_path);
+/* *out is allocated by the library: free it with unmeta_free(). */
+UNMETA_API int32_t unmeta_strip_memory(void **out, uint64_t *out_size, unmeta_ctx *ctx,
+                                       const void *in, uint64_t in_size);
+
+/* The formats this build handles: count and short names. */
+UNMETA_API uint32_t unmeta_format_count(void);
+UNMETA_API const char *unmeta_format_name(uint32_t i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UNMETA_H */

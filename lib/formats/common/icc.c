@@ -1,0 +1,119 @@
+/*
+ * icc.c - neutralising the identifying parts of an ICC profile (icc.h).
+ */
+#include <string.h>
+
+#include "../../report.h"
+#include "icc.h"
+
+#define ICC_HEADER 128
+
+static int is_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* A 4-byte signature as text, for the report. */
+static void sig_text(char out[5], const uint8_t *p)
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '.';
+    out[4] = '\0';
+}
+
+typedef struct icc_field {
+    size_t off, len;
+    int category;
+    const char *name;
+    int is_sig; /* shown as a 4-character signature */
+} icc_field;
+
+/* ICC.1:2010 table 17 (profile header). */
+static const icc_field fields[] = {
+    { 4, 4, UNMETA_CAT_SOFTWARE, "ICC CMMType", 1 },
+    { 24, 12, UNMETA_CAT_TIME, "ICC ProfileDateTime", 0 },
+    { 40, 4, UNMETA_CAT_DEVICE, "ICC PrimaryPlatform", 1 },
+    { 48, 4, UNMETA_CAT_DEVICE, "ICC DeviceManufacturer", 1 },
+    { 52, 4, UNMETA_CAT_DEVICE, "ICC DeviceModel", 1 },
+    { 56, 8, UNMETA_CAT_DEVICE, "ICC DeviceAttributes", 0 },
+    { 80, 4, UNMETA_CAT_SOFTWARE, "ICC ProfileCreator", 1 },
+    { 84, 16, UNMETA_CAT_DEVICE, "ICC ProfileID", 0 },
+};
+
+/* Blanks the text of a description tag, keeping its type and size so the
+ * tag table stays valid: 'desc' (textDescriptionType) and 'mluc'. */
+static int blank_text_tag(uint8_t *t, size_t len)
+{
+    if (len < 8)
+        return 0;
+    if (memcmp(t, "desc", 4) == 0 && len >= 12) {
+        /* sig, reserved, ASCII count, ASCII..., then Unicode and ScriptCode
+         * parts: all-zero after the signature is a valid empty description. */
+        if (is_zero(t + 8, len - 8))
+            return 0;
+        memset(t + 8, 0, len - 8);
+        return 1;
+    }
+    if (memcmp(t, "mluc", 4) == 0 && len >= 16) {
+        /* sig, reserved, record count, record size (12): zero records. */
+        if (um_be32(t + 8) == 0 && is_zero(t + 16, len - 16))
+            return 0;
+        memset(t + 8, 0, len - 8);
+        um_put_be32(t + 12, 12);
+        return 1;
+    }
+    /* Any other type: zero the body after the type signature. */
+    if (is_zero(t + 8, len - 8))
+        return 0;
+    memset(t + 8, 0, len - 8);
+    return 1;
+}
+
+int um_icc_neutralise(um_job *job, int block, uint8_t *p, size_t n, int *changed)
+{
+    *changed = 0;
+    if (n < ICC_HEADER + 4 || um_be32(p) != n || memcmp(p + 36, "acsp", 4) != 0)
+        return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: bad header (size %zu, declared %u)", n,
+                       n >= 4 ? um_be32(p) : 0);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const icc_field *f = &fields[i];
+        if (is_zero(p + f->off, f->len))
+            continue;
+        if (f->is_sig) {
+            char s[5];
+            sig_text(s, p + f->off);
+            UM_TRY(um_report_finding(job, block, f->category, f->name, "%s", s));
+        } else if (f->off == 24) {
+            const uint8_t *d = p + 24;
+            UM_TRY(um_report_finding(job, block, f->category, f->name, "%04u-%02u-%02u %02u:%02u:%02u",
+                                     um_be16(d), um_be16(d + 2), um_be16(d + 4), um_be16(d + 6),
+                                     um_be16(d + 8), um_be16(d + 10)));
+        } else {
+            UM_TRY(um_report_finding(job, block, f->category, f->name, "present"));
+        }
+        memset(p + f->off, 0, f->len);
+        *changed = 1;
+    }
+    /* Tag table (7.3): count, then 12-byte entries of signature, offset, size. */
+    uint32_t count = um_be32(p + ICC_HEADER);
+    if (count > (n - ICC_HEADER - 4) / 12)
+        return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag count %u does not fit", count);
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *e = p + ICC_HEADER + 4 + 12 * i;
+        int is_mnd = memcmp(e, "dmnd", 4) == 0, is_mdd = memcmp(e, "dmdd", 4) == 0;
+        if (!is_mnd && !is_mdd)
+            continue;
+        uint32_t off = um_be32(e + 4), len = um_be32(e + 8);
+        if (off > n || len > n - off)
+            return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag outside the profile");
+        if (blank_text_tag(p + off, len)) {
+            UM_TRY(um_report_finding(job, block, UNMETA_CAT_DEVICE,
+                                     is_mnd ? "ICC DeviceMfgDesc" : "ICC DeviceModelDesc", "present"));
+            *changed = 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * registry.c - the static table of format modules. Adding a format is one
+ * line here (and its file in meson.build).
+ */
+#include "format.h"
+
+extern const um_format um_format_jpeg;
+
+static const um_format *const formats[] = {
+    &um_format_jpeg,
+};
+
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
+const um_format *um_format_probe(const uint8_t *head, size_t n)
+{
+    const um_format *best = NULL;
+    int best_score = 0;
+    for (size_t i = 0; i < NFORMATS; i++) {
+        int s = formats[i]->probe(head, n);
+        if (s > best_score) {
+            best_score = s;
+            best = formats[i];
+        }
+    }
+    return best;
+}
+
+uint32_t um_format_count(void)
+{
+    return (uint32_t)NFORMATS;
+}
+
+const um_format *um_format_at(uint32_t i)
+{
+    return i < NFORMATS ? formats[i] : NULL;
+}

@@ -1,0 +1,173 @@
+/*
+ * internal.h - what every part of libunmeta shares: the context, the job
+ * that one operation runs, error helpers and checked arithmetic.
+ *
+ * A job is one strip/inspect/check of one input. A format module reads the
+ * input through the job's reader (lib/io.h), reports what it finds
+ * (lib/report.h) and, for strip, describes the output as a plan: a list of
+ * ranges to copy from the input and small buffers of new bytes (lib/plan.h).
+ * The plan is executed afterwards, so format code never writes and never
+ * holds more than its metadata in memory.
+ */
+#ifndef UM_INTERNAL_H
+#define UM_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unmeta.h"
+
+#if defined(__GNUC__)
+#define UM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define UM_UNUSED __attribute__((unused))
+#else
+#define UM_PRINTF(a, b)
+#define UM_UNUSED
+#endif
+
+#define UM_ERRMSG_MAX 512
+
+typedef struct um_limits {
+    uint64_t max_block;    /* UNMETA_OPT_MAX_BLOCK_SIZE */
+    uint32_t max_depth;    /* UNMETA_OPT_MAX_DEPTH */
+    uint32_t max_items;    /* UNMETA_OPT_MAX_ITEMS */
+    uint64_t max_memory;   /* UNMETA_OPT_MAX_MEMORY */
+    uint64_t spool_limit;  /* UNMETA_OPT_SPOOL_LIMIT */
+    uint64_t max_inflate;  /* UNMETA_OPT_MAX_INFLATE */
+} um_limits;
+
+struct unmeta_ctx {
+    int icc_mode;                 /* UNMETA_ICC_* */
+    int apply_orientation;        /* 0 or 1 */
+    um_limits limits;
+    unmeta_cancel_fn cancel;
+    void *cancel_user;
+    char errmsg[UM_ERRMSG_MAX];   /* detail of the last failure */
+};
+
+typedef struct um_reader um_reader;
+typedef struct um_plan um_plan;
+typedef struct um_report_builder um_report_builder;
+
+/* One operation on one input. */
+typedef struct um_job {
+    unmeta_ctx *ctx;
+    um_reader *in;
+    um_plan *plan;          /* what strip writes (discarding for inspect/check) */
+    unmeta_report *report;  /* always present */
+    int err;                /* first fatal error; sticky */
+    uint32_t items;         /* blocks seen, against limits.max_items */
+} um_job;
+
+/* Records the first error of a job with a detailed message; later errors
+ * keep the first message. Returns code, so `return um_fail(...)` works. */
+int um_fail(um_job *job, int code, const char *fmt, ...) UM_PRINTF(3, 4);
+int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...) UM_PRINTF(3, 4);
+/* Counts one more block against limits.max_items. */
+int um_job_count_item(um_job *job, const char *what);
+/* Polls the cancel callback. */
+int um_job_check_cancel(um_job *job);
+
+#define UM_TRY(expr)                 \
+    do {                             \
+        int um_try_rc_ = (expr);     \
+        if (um_try_rc_ < 0)          \
+            return um_try_rc_;       \
+    } while (0)
+
+#define UM_TRY_GOTO(rc, expr, label) \
+    do {                             \
+        (rc) = (expr);               \
+        if ((rc) < 0)                \
+            goto label;              \
+    } while (0)
+
+/* Checked arithmetic: return 0 on overflow, 1 when *out holds the result. */
+static inline int um_add_u64(uint64_t *out, uint64_t a, uint64_t b)
+{
+    if (a > UINT64_MAX - b)
+        return 0;
+    *out = a + b;
+    return 1;
+}
+
+static inline int um_mul_u64(uint64_t *out, uint64_t a, uint64_t b)
+{
+    if (a != 0 && b > UINT64_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* Byte order helpers over memory that is known to be long enough. */
+static inline uint16_t um_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t um_le16(const uint8_t *p) { return (uint16_t)(p[1] << 8 | p[0]); }
+static inline uint32_t um_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint32_t um_le32(const uint8_t *p)
+{
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+static inline uint64_t um_be64(const uint8_t *p) { return (uint64_t)um_be32(p) << 32 | um_be32(p + 4); }
+static inline uint64_t um_le64(const uint8_t *p) { return (uint64_t)um_le32(p + 4) << 32 | um_le32(p); }
+static inline void um_put_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void um_put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void um_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline void um_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void um_put_be64(uint8_t *p, uint64_t v) { um_put_be32(p, (uint32_t)(v >> 32)); um_put_be32(p + 4, (uint32_t)v); }
+
+/* Bounds-checked cursor over bytes already in memory (after FFmpeg's
+ * bytestream.h): reads past the end return zeros and latch `bad`, so a
+ * parser checks once, after a group of reads. */
+typedef struct um_cur {
+    const uint8_t *base;
+    size_t len;
+    size_t pos;
+    int bad;
+} um_cur;
+
+static inline um_cur um_cur_make(const void *p, size_t len)
+{
+    um_cur c = { (const uint8_t *)p, len, 0, 0 };
+    return c;
+}
+static inline size_t um_cur_left(const um_cur *c) { return c->bad ? 0 : c->len - c->pos; }
+static inline const uint8_t *um_cur_take(um_cur *c, size_t n)
+{
+    if (c->bad || n > c->len - c->pos) {
+        c->bad = 1;
+        return NULL;
+    }
+    c->pos += n;
+    return c->base + c->pos - n;
+}
+static inline uint8_t um_cur_u8(um_cur *c) { const uint8_t *p = um_cur_take(c, 1); return p ? p[0] : 0; }
+static inline uint16_t um_cur_be16(um_cur *c) { const uint8_t *p = um_cur_take(c, 2); return p ? um_be16(p) : 0; }
+static inline uint16_t um_cur_le16(um_cur *c) { const uint8_t *p = um_cur_take(c, 2); return p ? um_le16(p) : 0; }
+static inline uint32_t um_cur_be32(um_cur *c) { const uint8_t *p = um_cur_take(c, 4); return p ? um_be32(p) : 0; }
+static inline uint32_t um_cur_le32(um_cur *c) { const uint8_t *p = um_cur_take(c, 4); return p ? um_le32(p) : 0; }
+static inline uint64_t um_cur_be64(um_cur *c) { const uint8_t *p = um_cur_take(c, 8); return p ? um_be64(p) : 0; }
+static inline void um_cur_skip(um_cur *c, size_t n) { (void)um_cur_take(c, n); }
+static inline void um_cur_seek(um_cur *c, size_t pos)
+{
+    if (pos > c->len)
+        c->bad = 1;
+    else
+        c->pos = pos;
+}
+
+/* Memory through the context's limits. */
+void *um_malloc(um_job *job, size_t n);
+void *um_calloc(um_job *job, size_t n, size_t size);
+void *um_realloc(um_job *job, void *p, size_t n);
+
+#endif /* UM_INTERNAL_H */

@@ -1,0 +1,57 @@
+/*
+ * io.h - sources, sinks and the job's reader.
+ *
+ * A source is where the input comes from (path, fd, memory, callbacks). For a
+ * job it is opened as a reader: random access by absolute offset, with a
+ * buffer, so format code can walk structures anywhere in the file and scan
+ * long runs (entropy-coded data, mdat) quickly. A source that cannot seek
+ * (a pipe, callbacks without seek) is spooled first, to memory up to
+ * UNMETA_OPT_SPOOL_LIMIT and to an anonymous temporary file beyond.
+ *
+ * A sink is where the output goes. Its errors are sticky: the first failure
+ * is kept and every later write is refused. A path sink writes a temporary
+ * file in the target folder and renames it into place only on commit.
+ */
+#ifndef UM_IO_H
+#define UM_IO_H
+
+#include "internal.h"
+
+/* Opens src for reading by a job; the reader borrows src. */
+int um_reader_open(um_reader **out, um_job *job, unmeta_source *src);
+void um_reader_close(um_reader *r);
+
+/* The input's size in bytes (always known once opened). */
+uint64_t um_reader_size(const um_reader *r);
+
+/* Reads exactly n bytes at off; UNMETA_E_TRUNCATED (with a message on the
+ * job) if the input ends first. */
+int um_read_at(um_job *job, uint64_t off, void *buf, size_t n);
+
+/* Makes bytes at off available without copying: *p points at up to *avail
+ * bytes (at least 1 unless off is at the end, where *avail is 0). Valid
+ * until the next reader call. For fast scans of long runs. */
+int um_reader_peek(um_job *job, uint64_t off, const uint8_t **p, size_t *avail);
+
+/* Reads n bytes at off into a fresh allocation bounded by limits.max_block
+ * (`what` names the block in the error). Free with free(). */
+int um_read_block(um_job *job, uint64_t off, uint64_t n, const char *what, uint8_t **out);
+
+/* Finds the first occurrence of byte b at or after off, before end; sets
+ * *found to its offset or to end when absent. */
+int um_reader_find(um_job *job, uint64_t off, uint64_t end, uint8_t b, uint64_t *found);
+
+/* Sinks, as the executor of a plan sees them. */
+int um_sink_write(unmeta_sink *s, const void *p, size_t n);
+/* Makes the output durable and visible (path sinks: fsync + rename). */
+int um_sink_commit(unmeta_sink *s);
+/* Throws the output away (path sinks: unlink the temporary file). */
+void um_sink_abort(unmeta_sink *s);
+/* The sink's error message after a failed write or commit. */
+const char *um_sink_error(const unmeta_sink *s);
+/* For atomic in-place writes: the path a path sink replaces, else NULL. */
+const char *um_sink_path(const unmeta_sink *s);
+/* The source's path when it was opened by path, else NULL. */
+const char *um_source_path(const unmeta_source *s);
+
+#endif /* UM_IO_H */

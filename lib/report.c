@@ -1,0 +1,346 @@
+/*
+ * report.c - the report of blocks, findings and notes, and its JSON form
+ * (documented in docs/json.md; field names are stable).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "report.h"
+
+#define UM_VALUE_MAX 200
+
+typedef struct um_block_rec {
+    char *kind;
+    uint64_t off, len;
+    int action;
+} um_block_rec;
+
+typedef struct um_finding_rec {
+    int category;
+    char *name;
+    char *value;
+    uint32_t block;
+} um_finding_rec;
+
+struct unmeta_report {
+    const char *format;
+    um_block_rec *blocks;
+    uint32_t nblocks, capblocks;
+    um_finding_rec *findings;
+    uint32_t nfindings, capfindings;
+    char **notes;
+    uint32_t nnotes, capnotes;
+};
+
+int um_report_new(unmeta_report **out)
+{
+    *out = calloc(1, sizeof(**out));
+    return *out ? 0 : UNMETA_E_NOMEM;
+}
+
+void um_report_set_format(unmeta_report *r, const char *name)
+{
+    r->format = name;
+}
+
+void unmeta_report_free(unmeta_report *r)
+{
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->nblocks; i++)
+        free(r->blocks[i].kind);
+    for (uint32_t i = 0; i < r->nfindings; i++) {
+        free(r->findings[i].name);
+        free(r->findings[i].value);
+    }
+    for (uint32_t i = 0; i < r->nnotes; i++)
+        free(r->notes[i]);
+    free(r->blocks);
+    free(r->findings);
+    free(r->notes);
+    free(r);
+}
+
+static int grow(um_job *job, void **arr, uint32_t *cap, uint32_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    uint32_t ncap = *cap ? *cap * 2 : 16;
+    void *p = um_realloc(job, *arr, (size_t)ncap * elem);
+    if (!p)
+        return job->err;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* Copies s, making it printable and at most max bytes. */
+static char *printable(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max)
+        n = max;
+    char *d = malloc(n + 4);
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        d[i] = (c < 0x20 || c == 0x7f) ? '.' : (char)c;
+    }
+    if (strlen(s) > max) {
+        memcpy(d + n, "...", 4);
+    } else {
+        d[n] = '\0';
+    }
+    return d;
+}
+
+int um_report_block(um_job *job, const char *kind, uint64_t off, uint64_t len, int action)
+{
+    unmeta_report *r = job->report;
+    UM_TRY(um_job_count_item(job, kind));
+    UM_TRY(grow(job, (void **)&r->blocks, &r->capblocks, r->nblocks, sizeof(*r->blocks)));
+    um_block_rec *b = &r->blocks[r->nblocks];
+    b->kind = printable(kind, 64);
+    if (!b->kind)
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory");
+    b->off = off;
+    b->len = len;
+    b->action = action;
+    return (int)r->nblocks++;
+}
+
+void um_report_block_action(um_job *job, int block, int action)
+{
+    if (block >= 0 && (uint32_t)block < job->report->nblocks)
+        job->report->blocks[block].action = action;
+}
+
+int um_report_finding(um_job *job, int block, int category, const char *name, const char *fmt, ...)
+{
+    unmeta_report *r = job->report;
+    char buf[1024];
+    va_list ap;
+    if (block < 0 || (uint32_t)block >= r->nblocks)
+        return um_fail(job, UNMETA_E_INVALID, "internal: finding outside a block");
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    UM_TRY(grow(job, (void **)&r->findings, &r->capfindings, r->nfindings, sizeof(*r->findings)));
+    um_finding_rec *f = &r->findings[r->nfindings];
+    f->category = category;
+    f->block = (uint32_t)block;
+    f->name = printable(name, 64);
+    f->value = printable(buf, UM_VALUE_MAX);
+    if (!f->name || !f->value) {
+        free(f->name);
+        free(f->value);
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory");
+    }
+    r->nfindings++;
+    return 0;
+}
+
+int um_report_note(um_job *job, const char *fmt, ...)
+{
+    unmeta_report *r = job->report;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    UM_TRY(grow(job, (void **)&r->notes, &r->capnotes, r->nnotes, sizeof(*r->notes)));
+    r->notes[r->nnotes] = printable(buf, sizeof(buf));
+    if (!r->notes[r->nnotes])
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory");
+    r->nnotes++;
+    return 0;
+}
+
+/* ---- public accessors -------------------------------------------------- */
+
+const char *unmeta_report_format(const unmeta_report *r)
+{
+    return r && r->format ? r->format : "";
+}
+
+uint32_t unmeta_report_block_count(const unmeta_report *r) { return r ? r->nblocks : 0; }
+uint32_t unmeta_report_finding_count(const unmeta_report *r) { return r ? r->nfindings : 0; }
+uint32_t unmeta_report_note_count(const unmeta_report *r) { return r ? r->nnotes : 0; }
+int32_t unmeta_report_dirty(const unmeta_report *r) { return r && r->nfindings > 0; }
+
+const char *unmeta_report_note(const unmeta_report *r, uint32_t i)
+{
+    return r && i < r->nnotes ? r->notes[i] : NULL;
+}
+
+int32_t unmeta_block_init(unmeta_block *b, uint32_t struct_size)
+{
+    unmeta_block def = UNMETA_BLOCK_INIT;
+    if (!b || struct_size < sizeof(uint32_t))
+        return UNMETA_E_INVALID;
+    memcpy(b, &def, struct_size < sizeof(def) ? struct_size : sizeof(def));
+    b->struct_size = struct_size < sizeof(def) ? struct_size : (uint32_t)sizeof(def);
+    return 0;
+}
+
+int32_t unmeta_finding_init(unmeta_finding *f, uint32_t struct_size)
+{
+    unmeta_finding def = UNMETA_FINDING_INIT;
+    if (!f || struct_size < sizeof(uint32_t))
+        return UNMETA_E_INVALID;
+    memcpy(f, &def, struct_size < sizeof(def) ? struct_size : sizeof(def));
+    f->struct_size = struct_size < sizeof(def) ? struct_size : (uint32_t)sizeof(def);
+    return 0;
+}
+
+int32_t unmeta_report_block(unmeta_block *out, const unmeta_report *r, uint32_t i)
+{
+    if (!out || !r || i >= r->nblocks || out->struct_size < sizeof(uint32_t))
+        return UNMETA_E_INVALID;
+    unmeta_block b = { sizeof(unmeta_block), r->blocks[i].action, r->blocks[i].kind,
+                       r->blocks[i].off, r->blocks[i].len };
+    uint32_t n = out->struct_size < sizeof(b) ? out->struct_size : (uint32_t)sizeof(b);
+    b.struct_size = n;
+    memcpy(out, &b, n); /* only as much as the caller's struct holds */
+    return 0;
+}
+
+int32_t unmeta_report_finding(unmeta_finding *out, const unmeta_report *r, uint32_t i)
+{
+    if (!out || !r || i >= r->nfindings || out->struct_size < sizeof(uint32_t))
+        return UNMETA_E_INVALID;
+    const um_finding_rec *f = &r->findings[i];
+    unmeta_finding v = { sizeof(unmeta_finding), f->category, f->name, f->value, f->block };
+    uint32_t n = out->struct_size < sizeof(v) ? out->struct_size : (uint32_t)sizeof(v);
+    v.struct_size = n;
+    memcpy(out, &v, n);
+    return 0;
+}
+
+const char *unmeta_category_name(int32_t c)
+{
+    switch (c) {
+    case UNMETA_CAT_LOCATION: return "location";
+    case UNMETA_CAT_DEVICE: return "device";
+    case UNMETA_CAT_TIME: return "time";
+    case UNMETA_CAT_PEOPLE: return "people";
+    case UNMETA_CAT_SOFTWARE: return "software";
+    case UNMETA_CAT_EMBEDDED: return "embedded";
+    case UNMETA_CAT_OTHER: return "other";
+    default: return "unknown";
+    }
+}
+
+const char *unmeta_action_name(int32_t a)
+{
+    switch (a) {
+    case UNMETA_ACTION_KEEP: return "keep";
+    case UNMETA_ACTION_REMOVE: return "remove";
+    case UNMETA_ACTION_REWRITE: return "rewrite";
+    default: return "unknown";
+    }
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} jbuf;
+
+static void jput(jbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void jraw(jbuf *b, const char *s) { jput(b, s, strlen(s)); }
+
+static void jstr(jbuf *b, const char *s)
+{
+    jraw(b, "\"");
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        char esc[8];
+        if (*q == '"' || *q == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*q;
+            jput(b, esc, 2);
+        } else if (*q < 0x20) {
+            snprintf(esc, sizeof(esc), "\\u%04x", *q);
+            jraw(b, esc);
+        } else {
+            jput(b, (const char *)q, 1);
+        }
+    }
+    jraw(b, "\"");
+}
+
+int32_t unmeta_report_json(char **out, const unmeta_report *r)
+{
+    jbuf b = { 0 };
+    char num[64];
+    if (!out || !r)
+        return UNMETA_E_INVALID;
+    *out = NULL;
+    jraw(&b, "{\"format\":");
+    jstr(&b, unmeta_report_format(r));
+    jraw(&b, ",\"dirty\":");
+    jraw(&b, r->nfindings ? "true" : "false");
+    jraw(&b, ",\"blocks\":[");
+    for (uint32_t i = 0; i < r->nblocks; i++) {
+        const um_block_rec *k = &r->blocks[i];
+        jraw(&b, i ? ",{\"kind\":" : "{\"kind\":");
+        jstr(&b, k->kind);
+        snprintf(num, sizeof(num), ",\"offset\":%llu,\"size\":%llu,\"action\":",
+                 (unsigned long long)k->off, (unsigned long long)k->len);
+        jraw(&b, num);
+        jstr(&b, unmeta_action_name(k->action));
+        jraw(&b, "}");
+    }
+    jraw(&b, "],\"findings\":[");
+    for (uint32_t i = 0; i < r->nfindings; i++) {
+        const um_finding_rec *f = &r->findings[i];
+        const um_block_rec *k = &r->blocks[f->block];
+        jraw(&b, i ? ",{\"category\":" : "{\"category\":");
+        jstr(&b, unmeta_category_name(f->category));
+        jraw(&b, ",\"name\":");
+        jstr(&b, f->name);
+        jraw(&b, ",\"value\":");
+        jstr(&b, f->value);
+        snprintf(num, sizeof(num), ",\"block\":%u,\"offset\":%llu,\"size\":%llu}", f->block,
+                 (unsigned long long)k->off, (unsigned long long)k->len);
+        jraw(&b, num);
+    }
+    jraw(&b, "],\"notes\":[");
+    for (uint32_t i = 0; i < r->nnotes; i++) {
+        if (i)
+            jraw(&b, ",");
+        jstr(&b, r->notes[i]);
+    }
+    jraw(&b, "]}");
+    if (b.oom) {
+        free(b.p);
+        return UNMETA_E_NOMEM;
+    }
+    *out = b.p;
+    return 0;
+}

@@ -1,0 +1,395 @@
+/*
+ * unmeta.c - public entry points: versions, errors, contexts and options,
+ * and the three operations (strip, inspect, check) that run a job: open the
+ * reader, let the format that claims the input run, then execute the plan.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "io.h"
+#include "plan.h"
+#include "report.h"
+#include "formats/format.h"
+
+/* Safe defaults: generous for real photos and videos, small enough that a
+ * hostile file cannot make a phone run out of memory. */
+#define UM_DEFAULT_MAX_BLOCK   (64u << 20)     /* one metadata block in memory */
+#define UM_DEFAULT_MAX_DEPTH   32u
+#define UM_DEFAULT_MAX_ITEMS   100000u
+#define UM_DEFAULT_MAX_MEMORY  (512ull << 20)  /* whole-image operations */
+#define UM_DEFAULT_SPOOL_LIMIT (64ull << 20)
+#define UM_DEFAULT_MAX_INFLATE (64ull << 20)
+
+uint32_t unmeta_version(void)
+{
+    return UNMETA_VERSION_NUMBER;
+}
+
+const char *unmeta_version_string(void)
+{
+#define UM_STR_(x) #x
+#define UM_STR(x) UM_STR_(x)
+    return UM_STR(UNMETA_VERSION_MAJOR) "." UM_STR(UNMETA_VERSION_MINOR) "." UM_STR(UNMETA_VERSION_PATCH);
+}
+
+const char *unmeta_strerror(int32_t code)
+{
+    switch (code) {
+    case UNMETA_OK: return "success";
+    case UNMETA_E_INVALID: return "invalid argument";
+    case UNMETA_E_NOMEM: return "out of memory";
+    case UNMETA_E_IO: return "input/output error";
+    case UNMETA_E_UNSUPPORTED: return "unsupported format";
+    case UNMETA_E_MALFORMED: return "malformed input";
+    case UNMETA_E_TRUNCATED: return "truncated input";
+    case UNMETA_E_LIMIT: return "a limit was exceeded";
+    case UNMETA_E_STATE: return "object used in the wrong state";
+    case UNMETA_E_CANCELED: return "operation canceled";
+    case UNMETA_E_FEATURE: return "feature not built in";
+    case UNMETA_E_EXPIRED: return "envelope expired";
+    case UNMETA_E_CRYPTO: return "envelope failed authentication";
+    default: return "unknown error";
+    }
+}
+
+static void set_msg(char *dst, int code, const char *fmt, va_list ap)
+{
+    if (fmt)
+        vsnprintf(dst, UM_ERRMSG_MAX, fmt, ap);
+    else
+        snprintf(dst, UM_ERRMSG_MAX, "%s", unmeta_strerror(code));
+}
+
+int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_msg(ctx->errmsg, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int um_fail(um_job *job, int code, const char *fmt, ...)
+{
+    if (job->err < 0)
+        return job->err; /* the first failure is the one the user needs */
+    va_list ap;
+    va_start(ap, fmt);
+    set_msg(job->ctx->errmsg, code, fmt, ap);
+    va_end(ap);
+    job->err = code;
+    return code;
+}
+
+int um_job_count_item(um_job *job, const char *what)
+{
+    if (++job->items > job->ctx->limits.max_items)
+        return um_fail(job, UNMETA_E_LIMIT, "more than %u blocks (at %s); raise UNMETA_OPT_MAX_ITEMS",
+                       job->ctx->limits.max_items, what);
+    if ((job->items & 255) == 0)
+        return um_job_check_cancel(job);
+    return 0;
+}
+
+int um_job_check_cancel(um_job *job)
+{
+    if (job->ctx->cancel && job->ctx->cancel(job->ctx->cancel_user))
+        return um_fail(job, UNMETA_E_CANCELED, "canceled");
+    return 0;
+}
+
+void *um_malloc(um_job *job, size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        um_fail(job, UNMETA_E_NOMEM, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *um_calloc(um_job *job, size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        um_fail(job, UNMETA_E_NOMEM, "out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+void *um_realloc(um_job *job, void *old, size_t n)
+{
+    void *p = realloc(old, n ? n : 1);
+    if (!p)
+        um_fail(job, UNMETA_E_NOMEM, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+int32_t unmeta_ctx_new(unmeta_ctx **out)
+{
+    if (!out)
+        return UNMETA_E_INVALID;
+    unmeta_ctx *ctx = calloc(1, sizeof(*ctx));
+    *out = ctx;
+    if (!ctx)
+        return UNMETA_E_NOMEM;
+    ctx->icc_mode = UNMETA_ICC_KEEP;
+    ctx->limits.max_block = UM_DEFAULT_MAX_BLOCK;
+    ctx->limits.max_depth = UM_DEFAULT_MAX_DEPTH;
+    ctx->limits.max_items = UM_DEFAULT_MAX_ITEMS;
+    ctx->limits.max_memory = UM_DEFAULT_MAX_MEMORY;
+    ctx->limits.spool_limit = UM_DEFAULT_SPOOL_LIMIT;
+    ctx->limits.max_inflate = UM_DEFAULT_MAX_INFLATE;
+    return 0;
+}
+
+void unmeta_ctx_free(unmeta_ctx *ctx)
+{
+    free(ctx);
+}
+
+int32_t unmeta_ctx_set_option(unmeta_ctx *ctx, int32_t key, int64_t v)
+{
+    if (!ctx)
+        return UNMETA_E_INVALID;
+    um_limits *l = &ctx->limits;
+    switch (key) {
+    case UNMETA_OPT_ICC:
+        if (v != UNMETA_ICC_KEEP && v != UNMETA_ICC_STRIP)
+            break;
+        ctx->icc_mode = (int)v;
+        return 0;
+    case UNMETA_OPT_APPLY_ORIENTATION:
+        if (v != 0 && v != 1)
+            break;
+        ctx->apply_orientation = (int)v;
+        return 0;
+    case UNMETA_OPT_MAX_BLOCK_SIZE:
+        if (v < 1024)
+            break;
+        l->max_block = (uint64_t)v;
+        return 0;
+    case UNMETA_OPT_MAX_DEPTH:
+        if (v < 1 || v > 100000)
+            break;
+        l->max_depth = (uint32_t)v;
+        return 0;
+    case UNMETA_OPT_MAX_ITEMS:
+        if (v < 1 || v > 100000000)
+            break;
+        l->max_items = (uint32_t)v;
+        return 0;
+    case UNMETA_OPT_MAX_MEMORY:
+        if (v < 1024)
+            break;
+        l->max_memory = (uint64_t)v;
+        return 0;
+    case UNMETA_OPT_SPOOL_LIMIT:
+        if (v < 0)
+            break;
+        l->spool_limit = (uint64_t)v;
+        return 0;
+    case UNMETA_OPT_MAX_INFLATE:
+        if (v < 1024)
+            break;
+        l->max_inflate = (uint64_t)v;
+        return 0;
+    default:
+        return um_ctx_fail(ctx, UNMETA_E_INVALID, "unknown option %d", (int)key);
+    }
+    return um_ctx_fail(ctx, UNMETA_E_INVALID, "value %lld out of range for option %d", (long long)v, (int)key);
+}
+
+int32_t unmeta_ctx_get_option(int64_t *out, const unmeta_ctx *ctx, int32_t key)
+{
+    if (!out || !ctx)
+        return UNMETA_E_INVALID;
+    const um_limits *l = &ctx->limits;
+    switch (key) {
+    case UNMETA_OPT_ICC: *out = ctx->icc_mode; return 0;
+    case UNMETA_OPT_APPLY_ORIENTATION: *out = ctx->apply_orientation; return 0;
+    case UNMETA_OPT_MAX_BLOCK_SIZE: *out = (int64_t)l->max_block; return 0;
+    case UNMETA_OPT_MAX_DEPTH: *out = l->max_depth; return 0;
+    case UNMETA_OPT_MAX_ITEMS: *out = l->max_items; return 0;
+    case UNMETA_OPT_MAX_MEMORY: *out = (int64_t)l->max_memory; return 0;
+    case UNMETA_OPT_SPOOL_LIMIT: *out = (int64_t)l->spool_limit; return 0;
+    case UNMETA_OPT_MAX_INFLATE: *out = (int64_t)l->max_inflate; return 0;
+    default: return UNMETA_E_INVALID;
+    }
+}
+
+const char *unmeta_ctx_last_error(const unmeta_ctx *ctx)
+{
+    return ctx ? ctx->errmsg : "";
+}
+
+int32_t unmeta_ctx_set_cancel(unmeta_ctx *ctx, unmeta_cancel_fn fn, void *user)
+{
+    if (!ctx)
+        return UNMETA_E_INVALID;
+    ctx->cancel = fn;
+    ctx->cancel_user = user;
+    return 0;
+}
+
+int32_t unmeta_io_callbacks_init(unmeta_io_callbacks *cb, uint32_t struct_size)
+{
+    if (!cb || struct_size < sizeof(uint32_t))
+        return UNMETA_E_INVALID;
+    unmeta_io_callbacks def = UNMETA_IO_CALLBACKS_INIT;
+    memcpy(cb, &def, struct_size < sizeof(def) ? struct_size : sizeof(def));
+    cb->struct_size = struct_size < sizeof(def) ? struct_size : (uint32_t)sizeof(def);
+    return 0;
+}
+
+/* Runs the format that claims src. With sink != NULL the plan is written. */
+static int run_job(unmeta_report **report_out, unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *sink)
+{
+    um_job job;
+    int rc;
+    memset(&job, 0, sizeof(job));
+    job.ctx = ctx;
+    if (report_out)
+        *report_out = NULL;
+    if (!ctx)
+        return UNMETA_E_INVALID;
+    ctx->errmsg[0] = '\0';
+    if (!src)
+        return um_ctx_fail(ctx, UNMETA_E_INVALID, "no source");
+    UM_TRY_GOTO(rc, um_report_new(&job.report), done);
+    UM_TRY_GOTO(rc, um_plan_new(&job.plan, sink == NULL), done);
+    UM_TRY_GOTO(rc, um_reader_open(&job.in, &job, src), done);
+
+    uint8_t head[UM_PROBE_SIZE];
+    uint64_t size = um_reader_size(job.in);
+    size_t n = size < sizeof(head) ? (size_t)size : sizeof(head);
+    UM_TRY_GOTO(rc, um_read_at(&job, 0, head, n), done);
+    const um_format *fmt = um_format_probe(head, n);
+    if (!fmt) {
+        rc = um_fail(&job, UNMETA_E_UNSUPPORTED, n == 0 ? "empty input" : "not a format unmeta knows");
+        goto done;
+    }
+    um_report_set_format(job.report, fmt->name);
+    rc = fmt->run(&job);
+    if (rc >= 0 && job.err < 0)
+        rc = job.err; /* an error latched without being returned */
+    if (rc < 0) {
+        if (job.err == 0)
+            um_fail(&job, rc, NULL);
+        goto done;
+    }
+    if (sink) {
+        rc = um_plan_execute(&job, sink);
+        if (rc >= 0)
+            rc = um_sink_commit(sink);
+        if (rc < 0 && job.err == 0)
+            um_fail(&job, rc, "%s", um_sink_error(sink));
+    }
+done:
+    if (rc < 0 && sink)
+        um_sink_abort(sink);
+    um_reader_close(job.in);
+    um_plan_free(job.plan);
+    if (rc >= 0 && report_out) {
+        *report_out = job.report;
+        job.report = NULL;
+    }
+    unmeta_report_free(job.report);
+    return rc < 0 ? rc : 0;
+}
+
+int32_t unmeta_strip(unmeta_report **report, unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst)
+{
+    if (!dst) {
+        if (ctx)
+            return um_ctx_fail(ctx, UNMETA_E_INVALID, "no sink");
+        return UNMETA_E_INVALID;
+    }
+    return run_job(report, ctx, src, dst);
+}
+
+int32_t unmeta_inspect(unmeta_report **report, unmeta_ctx *ctx, unmeta_source *src)
+{
+    if (!report)
+        return ctx ? um_ctx_fail(ctx, UNMETA_E_INVALID, "no report pointer") : UNMETA_E_INVALID;
+    return run_job(report, ctx, src, NULL);
+}
+
+int32_t unmeta_check(int32_t *dirty, unmeta_ctx *ctx, unmeta_source *src)
+{
+    unmeta_report *r = NULL;
+    if (!dirty)
+        return ctx ? um_ctx_fail(ctx, UNMETA_E_INVALID, "no result pointer") : UNMETA_E_INVALID;
+    int rc = run_job(&r, ctx, src, NULL);
+    *dirty = rc == 0 ? unmeta_report_dirty(r) : 0;
+    unmeta_report_free(r);
+    return rc;
+}
+
+int32_t unmeta_strip_path(unmeta_ctx *ctx, const char *in_path, const char *out_path)
+{
+    unmeta_source *src = NULL;
+    unmeta_sink *dst = NULL;
+    int rc;
+    if (!ctx || !in_path || !out_path)
+        return UNMETA_E_INVALID;
+    rc = unmeta_source_new_path(&src, in_path);
+    if (rc < 0) {
+        um_ctx_fail(ctx, rc, "cannot open %s: %s", in_path, strerror(errno));
+        goto done;
+    }
+    rc = unmeta_sink_new_path(&dst, out_path, -1);
+    if (rc < 0) {
+        um_ctx_fail(ctx, rc, "cannot write %s", out_path);
+        goto done;
+    }
+    rc = unmeta_strip(NULL, ctx, src, dst);
+done:
+    unmeta_sink_free(dst);
+    unmeta_source_free(src);
+    return rc;
+}
+
+int32_t unmeta_strip_memory(void **out, uint64_t *out_size, unmeta_ctx *ctx, const void *in, uint64_t in_size)
+{
+    unmeta_source *src = NULL;
+    unmeta_sink *dst = NULL;
+    int rc;
+    if (!out || !out_size || !ctx || (!in && in_size))
+        return UNMETA_E_INVALID;
+    *out = NULL;
+    *out_size = 0;
+    UM_TRY_GOTO(rc, unmeta_source_new_memory(&src, in, in_size), done);
+    UM_TRY_GOTO(rc, unmeta_sink_new_memory(&dst), done);
+    UM_TRY_GOTO(rc, unmeta_strip(NULL, ctx, src, dst), done);
+    const void *data;
+    uint64_t size;
+    UM_TRY_GOTO(rc, unmeta_sink_memory(&data, &size, dst), done);
+    *out = malloc(size ? (size_t)size : 1);
+    if (!*out) {
+        rc = um_ctx_fail(ctx, UNMETA_E_NOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(*out, data, (size_t)size);
+    *out_size = size;
+done:
+    unmeta_sink_free(dst);
+    unmeta_source_free(src);
+    return rc;
+}
+
+void unmeta_free(void *p)
+{
+    free(p);
+}
+
+uint32_t unmeta_format_count(void)
+{
+    return um_format_count();
+}
+
+const char *unmeta_format_name(uint32_t i)
+{
+    const um_format *f = um_format_at(i);
+    return f ? f->name : NULL;
+}
