@@ -44,7 +44,7 @@ def need(*tools):
 
 def shared_dir(*parts):
     """A path under ../shared, or Skip when ../shared is absent."""
-    if not SHARED or not os.path.isdir(os.path.join(SHARED, *parts)):
+    if not SHARED or not os.path.exists(os.path.join(SHARED, *parts)):
         raise Skip("../shared is not beside the project")
     return os.path.join(SHARED, *parts)
 
