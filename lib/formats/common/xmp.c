@@ -74,11 +74,24 @@ static void value_after(const uint8_t *q, const uint8_t *end, char *out, size_t 
         for (q += 2; q < end && *q != quote && o + 1 < outlen; q++)
             out[o++] = (char)*q;
     } else if (q < end && *q == '>') {
-        for (q++; q < end && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'); q++)
-            ;
-        if (q < end && *q != '<')
-            for (; q < end && *q != '<' && o + 1 < outlen; q++)
-                out[o++] = (char)*q;
+        /* Element form: the first text inside, skipping container
+         * elements such as <rdf:Seq><rdf:li>, up to the closing tag. */
+        const uint8_t *stop = end - q > 1024 ? q + 1024 : end;
+        for (q++; q < stop;) {
+            if (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t') {
+                q++;
+            } else if (*q == '<') {
+                if (q + 1 < stop && q[1] == '/')
+                    break;
+                while (q < stop && *q != '>')
+                    q++;
+                q++;
+            } else {
+                for (; q < stop && *q != '<' && o + 1 < outlen; q++)
+                    out[o++] = (char)*q;
+                break;
+            }
+        }
     }
     out[o] = '\0';
     if (o == 0)
