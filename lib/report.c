@@ -76,23 +76,63 @@ static int grow(um_job *job, void **arr, uint32_t *cap, uint32_t n, size_t elem)
     return 0;
 }
 
-/* Copies s, making it printable and at most max bytes. */
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+    size_t n;
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    /* overlong 3/4-byte forms, surrogates, beyond U+10FFFF */
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+/* Copies s as printable, valid UTF-8 of at most max bytes: control bytes
+ * become '.', invalid sequences '?', so reports are always valid JSON. */
 static char *printable(const char *s, size_t max)
 {
-    size_t n = strlen(s);
-    if (n > max)
-        n = max;
-    char *d = malloc(n + 4);
+    size_t len = strlen(s);
+    char *d = malloc((len < max ? len : max) + 4);
+    size_t o = 0, i = 0;
     if (!d)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        d[i] = (c < 0x20 || c == 0x7f) ? '.' : (char)c;
+    while (i < len) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        size_t n = utf8_len(u, len - i);
+        if (o + (n ? n : 1) > max)
+            break;
+        if (n == 0) {
+            d[o++] = '?';
+            i++;
+        } else if (n == 1) {
+            d[o++] = (u[0] < 0x20 || u[0] == 0x7f) ? '.' : (char)u[0];
+            i++;
+        } else {
+            memcpy(d + o, u, n);
+            o += n;
+            i += n;
+        }
     }
-    if (strlen(s) > max) {
-        memcpy(d + n, "...", 4);
+    if (i < len) {
+        memcpy(d + o, "...", 4);
     } else {
-        d[n] = '\0';
+        d[o] = '\0';
     }
     return d;
 }
