@@ -240,6 +240,9 @@ static int extension(gif *g, uint64_t start, uint64_t *next)
     char kind[48];
     int blk;
 
+    if (start + 2 >= g->size)
+        return um_fail(job, UNMETA_E_TRUNCATED, "GIF: the file ends inside the extension at byte %llu",
+                       (unsigned long long)start);
     UM_TRY(um_read_at(job, start + 1, &label, 1));
     UM_TRY(walk_chain(g, start + 2, "extension", start, &c));
     uint64_t end = c.term + 1;
@@ -337,13 +340,16 @@ static int image(gif *g, uint64_t start, uint64_t *next)
     uint8_t mcs;
     chain c;
 
+    if (g->size - start <= sizeof(d))
+        return um_fail(job, UNMETA_E_TRUNCATED, "GIF: the file ends inside the image descriptor at byte %llu",
+                       (unsigned long long)start);
     UM_TRY(um_read_at(job, start, d, sizeof(d)));
     uint16_t w = um_le16(d + 5), h = um_le16(d + 7);
     uint64_t pos = start + 10;
     if (d[9] & 0x80)
         pos += 3u << ((d[9] & 7) + 1);
     if (pos >= g->size)
-        return um_fail(job, UNMETA_E_TRUNCATED, "GIF: the image at byte %llu ends inside its descriptor",
+        return um_fail(job, UNMETA_E_TRUNCATED, "GIF: the file ends inside the local colour table at byte %llu",
                        (unsigned long long)start);
     UM_TRY(um_read_at(job, pos, &mcs, 1));
     if (mcs < 1 || mcs > 11)
@@ -403,6 +409,8 @@ static int run(um_job *job)
     g.size = um_reader_size(job->in);
 
     /* Header (17) and Logical Screen Descriptor (18). */
+    if (g.size < sizeof(hdr))
+        return um_fail(job, UNMETA_E_TRUNCATED, "GIF: the file ends inside the logical screen descriptor");
     UM_TRY(um_read_at(job, 0, hdr, sizeof(hdr)));
     if (!probe(hdr, sizeof(hdr)))
         return um_fail(job, UNMETA_E_MALFORMED, "GIF: the header is neither GIF87a nor GIF89a");
