@@ -409,6 +409,7 @@ struct unmeta_sink {
     int fd_regular;
     uint8_t *mem;                /* SNK_MEM */
     size_t mem_len, mem_cap;
+    size_t mem_pos;              /* write position (after a seek) */
     unmeta_io_callbacks cb;      /* SNK_CB */
     void *user;
     uint8_t *wbuf;               /* gathered small writes (fd kinds) */
@@ -615,13 +616,13 @@ int um_sink_write(unmeta_sink *s, const void *p, size_t n)
         return s->err;
     UM_TRY(begin(s));
     if (s->kind == SNK_MEM) {
-        if (n > SIZE_MAX - s->mem_len) {
+        if (n > SIZE_MAX - s->mem_pos) {
             errno = 0;
             return sink_fail(s, UNMETA_E_NOMEM, "output too large for memory");
         }
-        if (s->mem_len + n > s->mem_cap) {
+        if (s->mem_pos + n > s->mem_cap) {
             size_t cap = s->mem_cap ? s->mem_cap : 4096;
-            while (cap < s->mem_len + n)
+            while (cap < s->mem_pos + n)
                 cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
             uint8_t *q = realloc(s->mem, cap);
             if (!q) {
@@ -631,8 +632,12 @@ int um_sink_write(unmeta_sink *s, const void *p, size_t n)
             s->mem = q;
             s->mem_cap = cap;
         }
-        memcpy(s->mem + s->mem_len, p, n);
-        s->mem_len += n;
+        if (s->mem_pos > s->mem_len) /* a seek past the end leaves a hole of zeros */
+            memset(s->mem + s->mem_len, 0, s->mem_pos - s->mem_len);
+        memcpy(s->mem + s->mem_pos, p, n);
+        s->mem_pos += n;
+        if (s->mem_pos > s->mem_len)
+            s->mem_len = s->mem_pos;
         return 0;
     }
     if (s->wlen + n <= UM_WRITE_BUF) {
@@ -645,6 +650,49 @@ int um_sink_write(unmeta_sink *s, const void *p, size_t n)
         return raw_write(s, p, n);
     memcpy(s->wbuf, p, n);
     s->wlen = n;
+    return 0;
+}
+
+int um_sink_seekable(unmeta_sink *s)
+{
+    if (s->kind == SNK_MEM || s->kind == SNK_PATH)
+        return 1;
+    if (s->kind == SNK_CB)
+        return s->cb.seek != NULL;
+    return lseek(s->fd, 0, SEEK_CUR) >= 0;
+}
+
+int um_sink_seek(unmeta_sink *s, int64_t off, int whence, int64_t *pos)
+{
+    if (s->err)
+        return s->err;
+    UM_TRY(begin(s));
+    if (s->kind == SNK_MEM) {
+        int64_t base = whence == 0 ? 0 : whence == 1 ? (int64_t)s->mem_pos : (int64_t)s->mem_len;
+        if (whence < 0 || whence > 2 || off < -base || (uint64_t)(base + off) > SIZE_MAX / 2) {
+            errno = EINVAL;
+            return sink_fail(s, UNMETA_E_IO, "bad seek in the output");
+        }
+        s->mem_pos = (size_t)(base + off);
+        *pos = (int64_t)s->mem_pos;
+        return 0;
+    }
+    UM_TRY(flush_wbuf(s));
+    if (s->kind == SNK_CB) {
+        int64_t r = s->cb.seek ? s->cb.seek(off, whence, s->user) : -1;
+        if (r < 0) {
+            errno = 0;
+            return sink_fail(s, UNMETA_E_IO, "the output cannot seek");
+        }
+        *pos = r;
+        return 0;
+    }
+    /* An fd sink's positions count from where our output began. */
+    off_t start = s->kind == SNK_FD ? s->fd_start : 0;
+    off_t r = lseek(s->fd, whence == 0 ? start + off : off, whence == 0 ? SEEK_SET : whence == 1 ? SEEK_CUR : SEEK_END);
+    if (r < 0 || r < start)
+        return sink_fail(s, UNMETA_E_IO, "the output cannot seek");
+    *pos = (int64_t)(r - start);
     return 0;
 }
 
@@ -716,6 +764,7 @@ void um_sink_abort(unmeta_sink *s)
             (void)lseek(s->fd, s->fd_start, SEEK_SET);
     } else if (s->kind == SNK_MEM) {
         s->mem_len = 0;
+        s->mem_pos = 0;
     }
     s->wlen = 0;
     s->state = 3;

@@ -43,6 +43,11 @@ int um_reader_find(um_job *job, uint64_t off, uint64_t end, uint8_t b, uint64_t 
 
 /* Sinks, as the executor of a plan sees them. */
 int um_sink_write(unmeta_sink *s, const void *p, size_t n);
+/* Moves the write position (whence 0 start, 1 current, 2 end, over the
+ * bytes this sink wrote); *pos gets the new position. UNMETA_E_IO for a
+ * sink that cannot seek (a pipe, callbacks without seek). */
+int um_sink_seek(unmeta_sink *s, int64_t off, int whence, int64_t *pos);
+int um_sink_seekable(unmeta_sink *s);
 /* Makes the output durable and visible (path sinks: fsync + rename). */
 int um_sink_commit(unmeta_sink *s);
 /* Throws the output away (path sinks: unlink the temporary file). */

@@ -270,6 +270,17 @@ static int run_job(unmeta_report **report_out, unmeta_ctx *ctx, unmeta_source *s
         goto done;
     }
     um_report_set_format(job.report, fmt->name);
+    if (sink && fmt->strip) {
+        /* A module that writes its output itself (a remux). */
+        rc = fmt->strip(&job, sink);
+        if (rc >= 0 && job.err < 0)
+            rc = job.err;
+        if (rc >= 0)
+            rc = um_sink_commit(sink);
+        if (rc < 0 && job.err == 0)
+            um_fail(&job, rc, "%s", um_sink_error(sink));
+        goto done;
+    }
     rc = fmt->run(&job);
     if (rc >= 0 && job.err < 0)
         rc = job.err; /* an error latched without being returned */

@@ -16,6 +16,11 @@
  * plan.h). It must keep only what is needed to render (keep-list), refuse
  * unknown critical structure, and bound everything by ctx->limits. It does
  * no file I/O, keeps no globals and prints nothing.
+ *
+ * strip() is for the rare module whose output is not a plan of copies (a
+ * remux through libavformat): when present, strip runs it instead of run()
+ * and plan execution; it reports like run() and writes through the sink
+ * (um_sink_write, um_sink_seek). Inspect and check still use run().
  */
 #ifndef UM_FORMAT_H
 #define UM_FORMAT_H
@@ -30,6 +35,7 @@ typedef struct um_format {
     const char *ext;    /* preferred extension without the dot: "jpg" */
     int (*probe)(const uint8_t *head, size_t n);
     int (*run)(um_job *job);
+    int (*strip)(um_job *job, unmeta_sink *sink); /* optional, see above */
 } um_format;
 
 /* Returns the module with the highest bid, or NULL. */

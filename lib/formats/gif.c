@@ -454,9 +454,9 @@ static int run(um_job *job)
 }
 
 const um_format um_format_gif = {
-    "gif",
-    "image/gif",
-    "gif",
-    probe,
-    run,
+    .name = "gif",
+    .mime = "image/gif",
+    .ext = "gif",
+    .probe = probe,
+    .run = run,
 };

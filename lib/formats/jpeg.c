@@ -613,9 +613,9 @@ done:
 }
 
 const um_format um_format_jpeg = {
-    "jpeg",
-    "image/jpeg",
-    "jpg",
-    probe,
-    run,
+    .name = "jpeg",
+    .mime = "image/jpeg",
+    .ext = "jpg",
+    .probe = probe,
+    .run = run,
 };

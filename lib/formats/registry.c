@@ -6,10 +6,13 @@
 
 extern const um_format um_format_jpeg;
 extern const um_format um_format_gif;
+extern const um_format um_format_media;
 
+/* Probe order breaks ties: the first of equal bids wins. */
 static const um_format *const formats[] = {
     &um_format_jpeg,
     &um_format_gif,
+    &um_format_media,
 };
 
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))

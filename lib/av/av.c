@@ -1,0 +1,663 @@
+/*
+ * av.c - remuxing through libavformat (see av.h).
+ *
+ * Input is read through the job's reader and output written to the sink by
+ * custom AVIOContexts, so every unmeta I/O kind works and memory stays
+ * bounded by libavformat's buffers, not the file size.
+ *
+ * Kept: video, audio and subtitle streams, packet for packet (same bytes,
+ * timestamps, durations), with their codec parameters and extradata, side
+ * data, dispositions and language codes. Dropped: global and per-stream tags
+ * (title, artist, comment, encoder, creation_time, location, DATE_*...),
+ * chapters (their titles are user text), attachments (cover art and fonts),
+ * attached pictures, data and timed-metadata streams, ID3v1/ID3v2, APE tags,
+ * FLAC PICTURE blocks, RIFF INFO. The muxer runs with AVFMT_FLAG_BITEXACT:
+ * no "Lavf<version>" strings, no encoder tag, no wall-clock dates; Matroska
+ * writes the constant "Lavf" as its muxing and writing application, and Ogg
+ * and FLAC a constant vendor string in their (otherwise empty) comment
+ * headers, which those formats require.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
+
+#include "../io.h"
+#include "../report.h"
+#include "av.h"
+
+#define IOBUF (64 << 10)
+#define MAX_REPORTED_CHAPTERS 64
+
+typedef struct in_io {
+    um_job *job;
+    uint64_t pos;
+} in_io;
+
+static int in_read(void *opaque, uint8_t *buf, int n)
+{
+    in_io *io = opaque;
+    uint64_t size = um_reader_size(io->job->in);
+    if (io->pos >= size)
+        return AVERROR_EOF;
+    if ((uint64_t)n > size - io->pos)
+        n = (int)(size - io->pos);
+    if (um_read_at(io->job, io->pos, buf, (size_t)n) < 0)
+        return AVERROR(EIO);
+    io->pos += (uint64_t)n;
+    return n;
+}
+
+static int64_t in_seek(void *opaque, int64_t off, int whence)
+{
+    in_io *io = opaque;
+    int64_t size = (int64_t)um_reader_size(io->job->in);
+    if (whence & AVSEEK_SIZE)
+        return size;
+    whence &= ~AVSEEK_FORCE;
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)io->pos : size;
+    if ((whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) || off < -base || base + off > size)
+        return AVERROR(EINVAL);
+    io->pos = (uint64_t)(base + off);
+    return (int64_t)io->pos;
+}
+
+/* The output side. Matroska's header region (everything written before
+ * the first packet) is held in memory, so that its TrackLanguage elements
+ * can be blanked into EBML Void elements of the same size before it reaches
+ * the sink: libavformat always writes a language ("und" at least) and a
+ * language is a fact about the person who made the file. Seeks back into
+ * the held region (the muxer updating sizes, durations and cues positions
+ * at the end) land in the held buffer; it is patched and written last. */
+typedef struct out_io {
+    um_job *job;
+    unmeta_sink *sink;
+    int hold;           /* Matroska: hold the header region */
+    uint8_t *held;      /* [0, held_len) of the output */
+    size_t held_len, held_cap;
+    int held_open;      /* still growing (the header is being written) */
+    int64_t pos;        /* the muxer's write position */
+    int64_t sink_pos;   /* where the sink's position is */
+} out_io;
+
+static int sink_to(out_io *o, int64_t pos)
+{
+    int64_t got;
+    if (o->sink_pos == pos)
+        return 0;
+    if (um_sink_seek(o->sink, pos, 0, &got) < 0)
+        return -1;
+    o->sink_pos = got;
+    return 0;
+}
+
+static int out_write(void *opaque, uint8_t *buf, int n)
+{
+    out_io *o = opaque;
+    size_t len = (size_t)n;
+    while (len && o->hold && (o->held_open || o->pos < (int64_t)o->held_len)) {
+        /* Into the held header region. */
+        size_t at = (size_t)o->pos;
+        size_t room = o->held_open ? len : o->held_len - at;
+        if (room > len)
+            room = len;
+        if (at + room > o->held_cap) {
+            size_t cap = o->held_cap ? o->held_cap : (256u << 10);
+            while (cap < at + room)
+                cap *= 2;
+            if (cap > (64u << 20))
+                return AVERROR(ENOMEM); /* a header this large is not a header */
+            uint8_t *p = realloc(o->held, cap);
+            if (!p)
+                return AVERROR(ENOMEM);
+            o->held = p;
+            o->held_cap = cap;
+        }
+        if (at > o->held_len)
+            memset(o->held + o->held_len, 0, at - o->held_len);
+        memcpy(o->held + at, buf, room);
+        if (at + room > o->held_len)
+            o->held_len = at + room;
+        o->pos += (int64_t)room;
+        buf += room;
+        len -= room;
+    }
+    if (len) {
+        if (sink_to(o, o->pos) < 0 || um_sink_write(o->sink, buf, len) < 0)
+            return AVERROR(EIO);
+        o->pos += (int64_t)len;
+        o->sink_pos = o->pos;
+    }
+    return n;
+}
+
+static int64_t out_seek(void *opaque, int64_t off, int whence)
+{
+    out_io *o = opaque;
+    if (whence & AVSEEK_SIZE)
+        return AVERROR(ENOSYS);
+    whence &= ~AVSEEK_FORCE;
+    if (whence == SEEK_CUR)
+        off += o->pos;
+    else if (whence != SEEK_SET)
+        return AVERROR(ENOSYS);
+    if (off < 0)
+        return AVERROR(EINVAL);
+    o->pos = off;
+    return off;
+}
+
+/* EBML variable-size integers (RFC 8794 section 4). Returns the length of
+ * the field at p (1-8), 0 when invalid; *v gets the value, with the marker
+ * bit kept for IDs and removed for sizes. */
+static size_t ebml_vint(const uint8_t *p, size_t left, int is_id, uint64_t *v)
+{
+    if (!left || !p[0])
+        return 0;
+    size_t n = 1;
+    while (!(p[0] & (0x80 >> (n - 1))))
+        n++;
+    if (n > left || (is_id && n > 4))
+        return 0;
+    uint64_t x = is_id ? p[0] : (uint64_t)(p[0] & (0xFF >> n));
+    for (size_t i = 1; i < n; i++)
+        x = x << 8 | p[i];
+    *v = x;
+    return n;
+}
+
+/* Rewrites [p, p+len) as one EBML Void element (ID 0xEC). */
+static void make_void(uint8_t *p, size_t len)
+{
+    /* ID (1) + an 8-byte size field fits any length >= 9; for shorter
+     * elements a 1-byte size field does. */
+    memset(p, 0, len);
+    p[0] = 0xEC;
+    if (len >= 9) {
+        uint64_t body = len - 9;
+        p[1] = 0x01;
+        for (int i = 0; i < 7; i++)
+            p[2 + i] = (uint8_t)(body >> (8 * (6 - i)));
+    } else {
+        p[1] = (uint8_t)(0x80 | (len - 2));
+    }
+}
+
+/* Blanks TrackLanguage (0x22B59C) and LanguageIETF (0x22B59D) in every
+ * TrackEntry (0xAE) of the Tracks (0x1654AE6B) held in buf. */
+static void blank_languages(uint8_t *buf, size_t n)
+{
+    uint64_t id, size;
+    size_t i = 0, k;
+    /* EBML header, then the Segment's header. */
+    if (!(k = ebml_vint(buf, n, 1, &id)) || id != 0x1A45DFA3 || !(i = k, k = ebml_vint(buf + i, n - i, 0, &size)))
+        return;
+    i += k;
+    if (size > n - i)
+        return;
+    i += (size_t)size;
+    if (!(k = ebml_vint(buf + i, n - i, 1, &id)) || id != 0x18538067)
+        return;
+    i += k;
+    if (!(k = ebml_vint(buf + i, n - i, 0, &size)))
+        return;
+    i += k;
+    while (i < n) {
+        size_t at = i;
+        if (!(k = ebml_vint(buf + i, n - i, 1, &id)))
+            return;
+        i += k;
+        if (!(k = ebml_vint(buf + i, n - i, 0, &size)))
+            return;
+        i += k;
+        if (size > n - i)
+            return;
+        if (id == 0x1654AE6B) {
+            for (size_t t = i; t < i + size;) {
+                uint64_t tid, tsize;
+                size_t a = ebml_vint(buf + t, i + size - t, 1, &tid), b;
+                if (!a || !(b = ebml_vint(buf + t + a, i + size - t - a, 0, &tsize)) || tsize > i + size - t - a - b)
+                    return;
+                size_t body = t + a + b;
+                if (tid == 0xAE) {
+                    for (size_t e = body; e < body + tsize;) {
+                        uint64_t eid, esize;
+                        size_t c = ebml_vint(buf + e, body + tsize - e, 1, &eid), d;
+                        if (!c || !(d = ebml_vint(buf + e + c, body + tsize - e - c, 0, &esize)) ||
+                            esize > body + tsize - e - c - d)
+                            return;
+                        if (eid == 0x22B59C || eid == 0x22B59D)
+                            make_void(buf + e, c + d + (size_t)esize);
+                        e += c + d + (size_t)esize;
+                    }
+                }
+                t = body + (size_t)tsize;
+            }
+        }
+        (void)at;
+        i += (size_t)size;
+    }
+}
+
+/* Writes the held header region to the sink (at 0) after patching it. */
+static int flush_held(out_io *o)
+{
+    if (!o->hold || !o->held_len)
+        return 0;
+    blank_languages(o->held, o->held_len);
+    if (sink_to(o, 0) < 0 || um_sink_write(o->sink, o->held, o->held_len) < 0)
+        return AVERROR(EIO);
+    o->sink_pos = (int64_t)o->held_len;
+    return 0;
+}
+
+static int av_fail(um_job *job, int averr, const char *what)
+{
+    char msg[AV_ERROR_MAX_STRING_SIZE] = "";
+    av_strerror(averr, msg, sizeof(msg));
+    return um_fail(job, averr == AVERROR(ENOMEM) ? UNMETA_E_NOMEM : UNMETA_E_MALFORMED, "%s: %s", what, msg);
+}
+
+static void free_io(AVIOContext **pb)
+{
+    if (*pb) {
+        av_freep(&(*pb)->buffer);
+        avio_context_free(pb);
+    }
+}
+
+typedef struct input {
+    in_io io;
+    AVIOContext *pb;
+    AVFormatContext *ic;
+} input;
+
+static void close_input(input *in)
+{
+    avformat_close_input(&in->ic);
+    free_io(&in->pb);
+}
+
+static int open_input(um_job *job, input *in)
+{
+    AVDictionary *opts = NULL;
+    int r;
+    memset(in, 0, sizeof(*in));
+    in->io.job = job;
+    uint8_t *buf = av_malloc(IOBUF);
+    in->pb = buf ? avio_alloc_context(buf, IOBUF, 0, &in->io, in_read, NULL, in_seek) : NULL;
+    in->ic = avformat_alloc_context();
+    if (!in->pb || !in->ic) {
+        if (!in->pb)
+            av_free(buf);
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
+    }
+    in->ic->pb = in->pb;
+    in->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
+    /* Only the demuxers this module answers for, whatever the bytes say. */
+    av_dict_set(&opts, "format_whitelist", "matroska,webm,avi,mp3,flac,ogg,wav", 0);
+    r = avformat_open_input(&in->ic, NULL, NULL, &opts);
+    av_dict_free(&opts);
+    if (r < 0) {
+        in->ic = NULL; /* freed by avformat_open_input */
+        return job->err < 0 ? job->err : av_fail(job, r, "cannot read the container");
+    }
+    r = avformat_find_stream_info(in->ic, NULL);
+    if (r < 0)
+        return job->err < 0 ? job->err : av_fail(job, r, "cannot read the streams");
+    return 0;
+}
+
+/* The report's short format name and the muxer to write it back with. */
+static const char *muxer_for(um_job *job, const AVFormatContext *ic)
+{
+    const char *d = ic->iformat->name;
+    if (strcmp(d, "matroska,webm") == 0) {
+        /* The EBML header's DocType decides (RFC 8794 / Matroska spec). */
+        uint8_t head[64];
+        uint64_t size = um_reader_size(job->in);
+        size_t n = size < sizeof(head) ? (size_t)size : sizeof(head);
+        if (um_read_at(job, 0, head, n) == 0)
+            for (size_t i = 0; i + 4 <= n; i++)
+                if (memcmp(head + i, "webm", 4) == 0)
+                    return "webm";
+        return "matroska";
+    }
+    return d;
+}
+
+/* Tags that only describe the streams' structure (mkvmerge's statistics
+ * values, durations): not reported. Statistics tags that name an app or a
+ * date are reported under their own names. */
+static int structural_tag(const char *k)
+{
+    static const char *const keys[] = { "language", "DURATION", "BPS", "NUMBER_OF_FRAMES", "NUMBER_OF_BYTES",
+                                        "_STATISTICS_TAGS", "BPS-eng", "DURATION-eng", "NUMBER_OF_FRAMES-eng",
+                                        "NUMBER_OF_BYTES-eng", "_STATISTICS_TAGS-eng", "major_brand",
+                                        "minor_version", "compatible_brands" };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (av_strcasecmp(k, keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int category_of(const char *k)
+{
+    static const struct { const char *part; int cat; } map[] = {
+        { "location", UNMETA_CAT_LOCATION }, { "gps", UNMETA_CAT_LOCATION }, { "xyz", UNMETA_CAT_LOCATION },
+        { "make", UNMETA_CAT_DEVICE }, { "model", UNMETA_CAT_DEVICE }, { "serial", UNMETA_CAT_DEVICE },
+        { "date", UNMETA_CAT_TIME }, { "time", UNMETA_CAT_TIME }, { "year", UNMETA_CAT_TIME },
+        { "encoder", UNMETA_CAT_SOFTWARE }, { "encoded_by", UNMETA_CAT_SOFTWARE }, { "software", UNMETA_CAT_SOFTWARE },
+        { "writing_app", UNMETA_CAT_SOFTWARE }, { "handler", UNMETA_CAT_SOFTWARE }, { "tool", UNMETA_CAT_SOFTWARE },
+        { "title", UNMETA_CAT_PEOPLE }, { "artist", UNMETA_CAT_PEOPLE }, { "author", UNMETA_CAT_PEOPLE },
+        { "comment", UNMETA_CAT_PEOPLE }, { "description", UNMETA_CAT_PEOPLE }, { "copyright", UNMETA_CAT_PEOPLE },
+        { "composer", UNMETA_CAT_PEOPLE }, { "performer", UNMETA_CAT_PEOPLE }, { "album", UNMETA_CAT_PEOPLE },
+        { "lyrics", UNMETA_CAT_PEOPLE }, { "publisher", UNMETA_CAT_PEOPLE }, { "genre", UNMETA_CAT_PEOPLE },
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (av_stristr(k, map[i].part))
+            return map[i].cat;
+    return UNMETA_CAT_OTHER;
+}
+
+/* A demuxer reports the muxing application we write ourselves ("Lavf" in
+ * bit-exact mode) as an encoder tag: that constant says nothing of anyone. */
+static int our_constant(const char *k, const char *v)
+{
+    return av_strcasecmp(k, "encoder") == 0 && strcmp(v, "Lavf") == 0;
+}
+
+static int report_tags(um_job *job, const AVDictionary *m, const char *kind, const char *prefix)
+{
+    const AVDictionaryEntry *t = NULL;
+    int blk = -1;
+    while ((t = av_dict_get(m, "", t, AV_DICT_IGNORE_SUFFIX)) != NULL) {
+        if (structural_tag(t->key) || our_constant(t->key, t->value))
+            continue;
+        if (blk < 0) {
+            blk = um_report_block(job, kind, 0, 0, UNMETA_ACTION_REMOVE);
+            UM_TRY(blk);
+        }
+        char name[96];
+        snprintf(name, sizeof(name), "%s%s", prefix, t->key);
+        UM_TRY(um_report_finding(job, blk, category_of(t->key), name, "%s", t->value));
+    }
+    return 0;
+}
+
+/* Runs unmeta's own inspection on an embedded file (cover art, an image
+ * attachment) and copies what it reveals into this report. */
+static int report_nested(um_job *job, int blk, const uint8_t *p, size_t n, const char *what)
+{
+    unmeta_source *src = NULL;
+    unmeta_report *rep = NULL;
+    char saved[UM_ERRMSG_MAX];
+    if (!p || n < 8 || n > job->ctx->limits.max_block)
+        return 0;
+    /* Media inside media is not opened again (no recursion through
+     * attachments); images are. */
+    if (um_be32(p) == 0x1A45DFA3 || memcmp(p, "RIFF", 4) == 0 || memcmp(p, "OggS", 4) == 0)
+        return 0;
+    memcpy(saved, job->ctx->errmsg, sizeof(saved));
+    if (unmeta_source_new_memory(&src, p, n) == 0 && unmeta_inspect(&rep, job->ctx, src) == 0) {
+        for (uint32_t i = 0; i < unmeta_report_finding_count(rep); i++) {
+            unmeta_finding f = UNMETA_FINDING_INIT;
+            char name[96];
+            if (unmeta_report_finding(&f, rep, i) < 0)
+                continue;
+            snprintf(name, sizeof(name), "%s %s", what, f.name);
+            int rc = um_report_finding(job, blk, f.category, name, "%s", f.value);
+            if (rc < 0) {
+                unmeta_report_free(rep);
+                unmeta_source_free(src);
+                return rc;
+            }
+        }
+    }
+    unmeta_report_free(rep);
+    unmeta_source_free(src);
+    memcpy(job->ctx->errmsg, saved, sizeof(saved));
+    return 0;
+}
+
+static int kept(const AVStream *st)
+{
+    enum AVMediaType t = st->codecpar->codec_type;
+    if (st->disposition & AV_DISPOSITION_ATTACHED_PIC)
+        return 0;
+    return t == AVMEDIA_TYPE_VIDEO || t == AVMEDIA_TYPE_AUDIO || t == AVMEDIA_TYPE_SUBTITLE;
+}
+
+static int describe(um_job *job, const AVFormatContext *ic)
+{
+    char kind[96], prefix[48];
+    UM_TRY(report_tags(job, ic->metadata, "tags", ""));
+    for (unsigned i = 0; i < ic->nb_streams; i++) {
+        const AVStream *st = ic->streams[i];
+        const AVCodecParameters *par = st->codecpar;
+        const char *type = av_get_media_type_string(par->codec_type);
+        const char *codec = avcodec_get_name(par->codec_id);
+        UM_TRY(um_job_count_item(job, "stream"));
+        if (st->disposition & AV_DISPOSITION_ATTACHED_PIC) {
+            snprintf(kind, sizeof(kind), "stream %u: cover art (%s)", i, codec);
+            int blk = um_report_block(job, kind, 0, 0, UNMETA_ACTION_REMOVE);
+            UM_TRY(blk);
+            UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "CoverArt", "%s, %d bytes", codec,
+                                     st->attached_pic.size));
+            UM_TRY(report_nested(job, blk, st->attached_pic.data, (size_t)st->attached_pic.size, "cover art"));
+        } else if (par->codec_type == AVMEDIA_TYPE_ATTACHMENT) {
+            const AVDictionaryEntry *fn = av_dict_get(st->metadata, "filename", NULL, 0);
+            const AVDictionaryEntry *mt = av_dict_get(st->metadata, "mimetype", NULL, 0);
+            snprintf(kind, sizeof(kind), "stream %u: attachment", i);
+            int blk = um_report_block(job, kind, 0, 0, UNMETA_ACTION_REMOVE);
+            UM_TRY(blk);
+            UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "Attachment", "%s (%s, %d bytes)",
+                                     fn ? fn->value : "unnamed", mt ? mt->value : "unknown type", par->extradata_size));
+            UM_TRY(report_nested(job, blk, par->extradata, (size_t)par->extradata_size, "attachment"));
+            continue; /* its filename/mimetype tags are reported above */
+        } else if (!kept(st)) {
+            snprintf(kind, sizeof(kind), "stream %u: %s (%s)", i, type ? type : "data", codec);
+            int blk = um_report_block(job, kind, 0, 0, UNMETA_ACTION_REMOVE);
+            UM_TRY(blk);
+            UM_TRY(um_report_finding(job, blk, UNMETA_CAT_OTHER, "DataStream", "%s", codec));
+        } else {
+            snprintf(kind, sizeof(kind), "stream %u: %s (%s)", i, type, codec);
+            UM_TRY(um_report_block(job, kind, 0, 0, UNMETA_ACTION_KEEP));
+        }
+        snprintf(kind, sizeof(kind), "stream %u tags", i);
+        snprintf(prefix, sizeof(prefix), "stream %u ", i);
+        UM_TRY(report_tags(job, st->metadata, kind, prefix));
+    }
+    if (ic->nb_chapters) {
+        int blk = um_report_block(job, "chapters", 0, 0, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        UM_TRY(um_report_finding(job, blk, UNMETA_CAT_PEOPLE, "Chapters", "%u", ic->nb_chapters));
+        for (unsigned i = 0; i < ic->nb_chapters && i < MAX_REPORTED_CHAPTERS; i++) {
+            const AVDictionaryEntry *t = av_dict_get(ic->chapters[i]->metadata, "title", NULL, 0);
+            if (t)
+                UM_TRY(um_report_finding(job, blk, UNMETA_CAT_PEOPLE, "ChapterTitle", "%s", t->value));
+        }
+    }
+    return 0;
+}
+
+int um_av_inspect(um_job *job, const char *container)
+{
+    input in;
+    (void)container;
+    int rc = open_input(job, &in);
+    if (rc >= 0) {
+        um_report_set_format(job->report, muxer_for(job, in.ic));
+        rc = describe(job, in.ic);
+    }
+    close_input(&in);
+    return rc;
+}
+
+/* Copies what a decoder needs of a stream, and nothing that names anyone. */
+static int copy_stream(um_job *job, AVFormatContext *oc, const AVStream *is, const char *muxer)
+{
+    AVStream *os = avformat_new_stream(oc, NULL);
+    if (!os)
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
+    int r = avcodec_parameters_copy(os->codecpar, is->codecpar);
+    if (r < 0)
+        return av_fail(job, r, "cannot copy codec parameters");
+    /* FourCCs only mean something to the RIFF family; elsewhere the muxer
+     * chooses its own codec identifiers. */
+    if (strcmp(muxer, "avi") != 0 && strcmp(muxer, "wav") != 0)
+        os->codecpar->codec_tag = 0;
+    os->time_base = is->time_base;
+    os->avg_frame_rate = is->avg_frame_rate;
+    os->r_frame_rate = is->r_frame_rate;
+    os->sample_aspect_ratio = is->sample_aspect_ratio;
+    os->disposition = is->disposition;
+    const AVDictionaryEntry *lang = av_dict_get(is->metadata, "language", NULL, 0);
+    if (lang)
+        av_dict_set(&os->metadata, "language", lang->value, 0);
+    for (int i = 0; i < is->nb_side_data; i++) {
+        const AVPacketSideData *sd = &is->side_data[i];
+        uint8_t *d = av_stream_new_side_data(os, sd->type, sd->size);
+        if (!d)
+            return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
+        memcpy(d, sd->data, sd->size);
+    }
+    return 0;
+}
+
+int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
+{
+    input in;
+    AVFormatContext *oc = NULL;
+    AVIOContext *opb = NULL;
+    AVDictionary *mopts = NULL;
+    out_io out;
+    AVPacket *pkt = NULL;
+    int *map = NULL;
+    int rc, r, header = 0;
+    (void)container;
+    memset(&out, 0, sizeof(out));
+
+    UM_TRY_GOTO(rc, open_input(job, &in), done);
+    const char *muxer = muxer_for(job, in.ic);
+    um_report_set_format(job->report, muxer);
+    UM_TRY_GOTO(rc, describe(job, in.ic), done);
+
+    r = avformat_alloc_output_context2(&oc, NULL, muxer, NULL);
+    if (r < 0 || !oc) {
+        rc = av_fail(job, r < 0 ? r : AVERROR(ENOMEM), "cannot start the muxer");
+        goto done;
+    }
+    uint8_t *buf = av_malloc(IOBUF);
+    int seekable = um_sink_seekable(sink);
+    out.job = job;
+    out.sink = sink;
+    out.hold = strcmp(muxer, "matroska") == 0 || strcmp(muxer, "webm") == 0;
+    out.held_open = out.hold;
+    opb = buf ? avio_alloc_context(buf, IOBUF, 1, &out, NULL, out_write, seekable ? out_seek : NULL) : NULL;
+    if (!opb) {
+        av_free(buf);
+        rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
+        goto done;
+    }
+    oc->pb = opb;
+    oc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
+
+    map = um_calloc(job, in.ic->nb_streams ? in.ic->nb_streams : 1, sizeof(*map));
+    if (!map) {
+        rc = job->err;
+        goto done;
+    }
+    int nout = 0;
+    for (unsigned i = 0; i < in.ic->nb_streams; i++) {
+        map[i] = -1;
+        if (!kept(in.ic->streams[i]))
+            continue;
+        UM_TRY_GOTO(rc, copy_stream(job, oc, in.ic->streams[i], muxer), done);
+        map[i] = nout++;
+    }
+    if (nout == 0) {
+        rc = um_fail(job, UNMETA_E_UNSUPPORTED, "%s: no video, audio or subtitle stream to keep", muxer);
+        goto done;
+    }
+    if (out.hold)
+        av_dict_set(&mopts, "write_crc32", "0", 0); /* patched elements must not break a CRC */
+    if (strcmp(muxer, "mp3") == 0) {
+        av_dict_set(&mopts, "id3v2_version", "0", 0); /* no ID3v2 tag at all */
+        av_dict_set(&mopts, "write_id3v1", "0", 0);
+    }
+    r = avformat_write_header(oc, &mopts);
+    if (r < 0) {
+        rc = job->err < 0 ? job->err : av_fail(job, r, "the streams cannot be copied into the same container");
+        goto done;
+    }
+    header = 1;
+    /* The header region ends here: later writes go to the sink; a sink
+     * that cannot seek gets the patched header now (the muxer will not
+     * come back to it). */
+    avio_flush(opb);
+    out.held_open = 0;
+    if (!seekable) {
+        if (flush_held(&out) < 0) {
+            rc = um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink));
+            goto done;
+        }
+        out.hold = 0;
+    }
+    pkt = av_packet_alloc();
+    if (!pkt) {
+        rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
+        goto done;
+    }
+    for (uint64_t count = 0;; count++) {
+        r = av_read_frame(in.ic, pkt);
+        if (r == AVERROR_EOF)
+            break;
+        if (r < 0) {
+            rc = job->err < 0 ? job->err : av_fail(job, r, "reading packets failed");
+            goto done;
+        }
+        int si = pkt->stream_index;
+        if (si < 0 || (unsigned)si >= in.ic->nb_streams || map[si] < 0) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        pkt->stream_index = map[si];
+        av_packet_rescale_ts(pkt, in.ic->streams[si]->time_base, oc->streams[map[si]]->time_base);
+        pkt->pos = -1;
+        r = av_interleaved_write_frame(oc, pkt);
+        if (r < 0) {
+            rc = job->err < 0 ? job->err : av_fail(job, r, "writing packets failed");
+            goto done;
+        }
+        if ((count & 255) == 0)
+            UM_TRY_GOTO(rc, um_job_check_cancel(job), done);
+    }
+    r = av_write_trailer(oc);
+    header = 0;
+    if (r < 0) {
+        rc = job->err < 0 ? job->err : av_fail(job, r, "finishing the output failed");
+        goto done;
+    }
+    avio_flush(opb);
+    if (opb->error < 0 || flush_held(&out) < 0) {
+        rc = um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink));
+        goto done;
+    }
+    /* Leave the sink at the end of the output. */
+    int64_t end;
+    rc = um_sink_seek(sink, 0, 2, &end) < 0 && seekable ? um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink)) : 0;
+done:
+    free(out.held);
+    if (header)
+        av_write_trailer(oc); /* frees the muxer's private state */
+    av_packet_free(&pkt);
+    av_dict_free(&mopts);
+    free(map);
+    avformat_free_context(oc);
+    free_io(&opb);
+    close_input(&in);
+    return rc;
+}
