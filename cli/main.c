@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,7 +162,13 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
             rc = -1;
             goto done;
         }
-        out = strdup(file);
+        /* Replace the file a symlink points to, not the link itself. */
+        out = realpath(file, NULL);
+        if (!out) {
+            err_file(file, "cannot resolve the path: %s", strerror(errno));
+            rc = -1;
+            goto done;
+        }
     } else if (o->out) {
         if (strcmp(o->out, "-") == 0)
             to_stdout = 1;
