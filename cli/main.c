@@ -244,11 +244,11 @@ static const char *short_kind_list(const unmeta_report *r, char *buf, size_t n)
     return buf;
 }
 
-static void print_json(const char *file, const unmeta_report *r, const char *error)
+/* Writes s as a JSON string, quotes included. */
+static void put_json_string(const char *s)
 {
-    char *json = NULL;
-    fputs("{\"file\":\"", stdout);
-    for (const unsigned char *p = (const unsigned char *)file; *p; p++) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\')
             printf("\\%c", *p);
         else if (*p < 0x20)
@@ -256,18 +256,19 @@ static void print_json(const char *file, const unmeta_report *r, const char *err
         else
             putchar(*p);
     }
-    fputs("\",", stdout);
+    putchar('"');
+}
+
+static void print_json(const char *file, const unmeta_report *r, const char *error)
+{
+    char *json = NULL;
+    fputs("{\"file\":", stdout);
+    put_json_string(file);
+    putchar(',');
     if (error) {
-        fputs("\"error\":\"", stdout);
-        for (const unsigned char *p = (const unsigned char *)error; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                printf("\\%c", *p);
-            else if (*p < 0x20)
-                printf("\\u%04x", *p);
-            else
-                putchar(*p);
-        }
-        fputs("\"}\n", stdout);
+        fputs("\"error\":", stdout);
+        put_json_string(error);
+        fputs("}\n", stdout);
         return;
     }
     if (unmeta_report_json(&json, r) == 0) {
