@@ -60,7 +60,7 @@ typedef struct png {
     ent *ents;
     size_t nents, cap;
     uint32_t width, height;
-    uint8_t depth, ctype, interlace;
+    uint8_t depth, ctype;
     uint32_t palette;          /* PLTE entries, 0 if none */
     int ihdr_seen, idat_seen, idat_done, iend_seen;
     char last[5];              /* type of the previous chunk */
@@ -71,7 +71,6 @@ typedef struct png {
     uint8_t *iccp;             /* the rewritten iCCP chunk (whole), if any */
     size_t iccp_len;
     int iccp_copy;             /* the first iCCP is already neutral: copy it */
-    uint64_t chunks;
 } png;
 
 static int probe(const uint8_t *p, size_t n)
@@ -155,9 +154,8 @@ static int inflate_bounded(png *g, const uint8_t *src, size_t n, const char *wha
     *out_len = 0;
     if (inflateInit(&zs) != Z_OK)
         return um_fail(job, UNMETA_E_NOMEM, "PNG: cannot start zlib");
-    size_t cap = n * 4 + 256, len = 0;
-    if (cap > limit + 1)
-        cap = (size_t)limit + 1;
+    uint64_t want = (uint64_t)n * 4 + 256; /* n < 2^31: no overflow */
+    size_t cap = (size_t)(want > limit ? limit + 1 : want), len = 0;
     uint8_t *buf = um_malloc(job, cap);
     int rc = 0;
     if (!buf) {
@@ -639,7 +637,6 @@ static int handle_ihdr(png *g, uint64_t pos, uint32_t len)
     g->height = um_be32(h + 4);
     g->depth = h[8];
     g->ctype = h[9];
-    g->interlace = h[12];
     if (g->width == 0 || g->height == 0 || g->width > PNG_MAX_LEN || g->height > PNG_MAX_LEN)
         return um_fail(job, UNMETA_E_MALFORMED, "PNG: image size %ux%u is invalid", g->width, g->height);
     if (!ihdr_ok(g->depth, g->ctype))
@@ -839,7 +836,6 @@ static int walk(png *g)
         UM_TRY(check_crc(g, pos, len, type));
         UM_TRY(handle_chunk(g, pos, len, type));
         memcpy(g->last, type, 5);
-        g->chunks++;
         pos += 12 + (uint64_t)len;
     }
     if (pos < size) {
