@@ -5,12 +5,14 @@
 #include "format.h"
 
 extern const um_format um_format_jpeg;
+extern const um_format um_format_png;
 extern const um_format um_format_gif;
 extern const um_format um_format_media;
 
 /* Probe order breaks ties: the first of equal bids wins. */
 static const um_format *const formats[] = {
     &um_format_jpeg,
+    &um_format_png,
     &um_format_gif,
     &um_format_media,
 };
