@@ -62,6 +62,7 @@ typedef struct chunk {
     uint8_t cls;
     uint8_t depth;    /* 0 in the RIFF form, 1 inside an ANMF */
     uint32_t out;     /* CH_ANMF: payload size written */
+    int blk;          /* ALPH: its report block, in case it is dropped */
 } chunk;
 
 typedef struct webp {
@@ -183,6 +184,12 @@ static int bitstream_size(webp *w, const uint8_t cc[4], uint64_t off, uint32_t s
         if (b[3] != 0x9d || b[4] != 0x01 || b[5] != 0x2a)
             return um_fail(job, UNMETA_E_MALFORMED, "WebP: VP8 bitstream at byte %llu has no start code",
                            (unsigned long long)off);
+        /* libwebp bounds the partitions by the end of the file, not of the
+         * chunk, so a first partition running past its chunk would decode
+         * from the bytes after it, which the output does not have. */
+        if ((le24(b) >> 5) > size - 10)
+            return um_fail(job, UNMETA_E_MALFORMED, "WebP: VP8 bitstream at byte %llu has a first partition "
+                           "larger than its chunk", (unsigned long long)off);
         *bw = um_le16(b + 6) & 0x3fff;
         *bh = um_le16(b + 8) & 0x3fff;
     } else {
@@ -324,6 +331,7 @@ static int walk_frame(webp *w, size_t a)
             if (alph && is_cc(cc, "VP8L")) {
                 /* Section 2.7.1.3: readers ignore ALPH before VP8L. */
                 w->ch[alph].cls = CH_DROP;
+                um_report_block_action(job, w->ch[alph].blk, UNMETA_ACTION_REMOVE);
                 out -= padded(w->ch[alph].size);
                 UM_TRY(um_report_note(job, "WebP: an ALPH chunk before a lossless frame was dropped (readers ignore it)"));
             }
@@ -335,9 +343,11 @@ static int walk_frame(webp *w, size_t a)
             if (alph)
                 return um_fail(job, UNMETA_E_MALFORMED, "WebP: second ALPH chunk in the frame at byte %llu",
                                (unsigned long long)off);
-            UM_TRY(um_report_block(job, "ANMF ALPH", pos, len, UNMETA_ACTION_KEEP));
+            int blk = um_report_block(job, "ANMF ALPH", pos, len, UNMETA_ACTION_KEEP);
+            UM_TRY(blk);
             alph = w->n;
             UM_TRY(add_chunk(w, pos, csize, CH_KEEP, 1));
+            w->ch[alph].blk = blk;
             out += padded(csize);
         } else if (!image) {
             char t[5];
@@ -424,9 +434,12 @@ static int walk_extended_chunk(webp *w, const uint8_t cc[4], uint64_t pos, uint3
         if (is_cc(cc, "ALPH")) {
             if (*alph)
                 return um_fail(job, UNMETA_E_MALFORMED, "WebP: second ALPH chunk at byte %llu", (unsigned long long)pos);
-            UM_TRY(um_report_block(job, "ALPH", pos, len, UNMETA_ACTION_KEEP));
+            int blk = um_report_block(job, "ALPH", pos, len, UNMETA_ACTION_KEEP);
+            UM_TRY(blk);
             *alph = w->n;
-            return add_chunk(w, pos, size, CH_KEEP, 0);
+            UM_TRY(add_chunk(w, pos, size, CH_KEEP, 0));
+            w->ch[*alph].blk = blk;
+            return 0;
         }
         uint32_t bw, bh;
         UM_TRY(bitstream_size(w, cc, pos, size, &bw, &bh));
@@ -436,6 +449,7 @@ static int walk_extended_chunk(webp *w, const uint8_t cc[4], uint64_t pos, uint3
         if (*alph && is_cc(cc, "VP8L")) {
             /* Section 2.7.1.3: readers ignore ALPH before VP8L. */
             w->ch[*alph].cls = CH_DROP;
+            um_report_block_action(job, w->ch[*alph].blk, UNMETA_ACTION_REMOVE);
             UM_TRY(um_report_note(job, "WebP: an ALPH chunk before a lossless image was dropped (readers ignore it)"));
         }
         w->seen_image = 1;
