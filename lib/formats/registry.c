@@ -6,6 +6,7 @@
 
 extern const um_format um_format_jpeg;
 extern const um_format um_format_png;
+extern const um_format um_format_webp;
 extern const um_format um_format_gif;
 extern const um_format um_format_media;
 
@@ -13,6 +14,7 @@ extern const um_format um_format_media;
 static const um_format *const formats[] = {
     &um_format_jpeg,
     &um_format_png,
+    &um_format_webp,
     &um_format_gif,
     &um_format_media,
 };
