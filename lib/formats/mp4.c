@@ -670,12 +670,21 @@ static int clear_hdlr(mp4 *m, node *n, const char *where, uint32_t *handler)
         *handler = um_be32(n->data + 8);
     const uint8_t *name = n->data + 24;
     size_t nn = n->len - 24;
-    if (all_zero(name, nn))
+    int vendor = !all_zero(n->data + 12, 4);
+    if (all_zero(name, nn) && !vendor)
         return 0;
     char kind[48], v[160];
     snprintf(kind, sizeof(kind), "%s hdlr", where);
     int blk = um_report_block(job, kind, n->in_off, n->len + 8, UNMETA_ACTION_REWRITE);
     UM_TRY(blk);
+    if (vendor) {
+        /* QTFF: the component manufacturer ('appl', a camera maker). */
+        UM_TRY(um_report_finding(job, blk, UNMETA_CAT_SOFTWARE, "HandlerVendorID", "%.4s",
+                                 (const char *)n->data + 12));
+        memset(n->data + 12, 0, 4);
+        if (all_zero(name, nn))
+            return 0;
+    }
     /* A QuickTime Pascal string starts with its length. */
     if (name[0] && name[0] == nn - 1)
         text(v, sizeof(v), name + 1, nn - 1);
@@ -759,10 +768,12 @@ static int clean_stsd(mp4 *m, track *tr)
             size_t k = 78;
             while (k + 8 <= vn) {
                 um_box c;
-                if (um_box_parse(job, FMT, v, vn, k, 0, &c) < 0) {
-                    job->err = 0; /* codec data is the decoder's business */
-                    break;
-                }
+                memset(&c, 0, sizeof(c));
+                c.size = um_be32(v + k);
+                c.type = um_be32(v + k + 4);
+                c.hdr = 8;
+                if (c.size < 8 || c.size > vn - k)
+                    break; /* codec data is the decoder's business */
                 if (c.type == FOURCC('c', 'o', 'l', 'r') && c.size >= c.hdr + 4 &&
                     (um_be32(v + k + c.hdr) == FOURCC('p', 'r', 'o', 'f') ||
                      um_be32(v + k + c.hdr) == FOURCC('r', 'I', 'C', 'C'))) {
@@ -1075,8 +1086,8 @@ static int fix_tref(mp4 *m, track *tr)
     return 0;
 }
 
-/* Appends the chunk ranges of a removed track to m->zero (8.7.3-8.7.5). */
-static int removed_ranges(mp4 *m, track *tr)
+/* Appends the chunk ranges of a track to *list (8.7.3-8.7.5). */
+static int chunk_ranges(mp4 *m, track *tr, range **list, size_t *nlist, size_t *caplist)
 {
     um_job *job = m->job;
     node *co = tr->co64 ? tr->co64 : tr->stco;
@@ -1118,10 +1129,14 @@ static int removed_ranges(mp4 *m, track *tr)
             if (spc > nsamples - sample)
                 return um_fail(job, UNMETA_E_MALFORMED, FMT ": track %u has more samples in chunks than sizes",
                                tr->id);
-            for (uint64_t k = 0; k < spc; k++, sample++) {
+            if (tr->stsz && const_size) {
+                len = spc * const_size; /* both below 2^32 */
+                sample += spc;
+            }
+            for (uint64_t k = 0; k < spc && !(tr->stsz && const_size); k++, sample++) {
                 uint64_t one;
                 if (tr->stsz)
-                    one = const_size ? const_size : um_be32(sizes + 4 * sample);
+                    one = um_be32(sizes + 4 * sample);
                 else if (fbits == 16)
                     one = um_be16(sizes + 2 * sample);
                 else if (fbits == 8)
@@ -1133,11 +1148,11 @@ static int removed_ranges(mp4 *m, track *tr)
             }
             if (len == 0)
                 continue;
-            UM_TRY(um_job_count_item(job, "removed chunk"));
-            UM_TRY(grow(job, (void **)&m->zero, &m->capzero, m->nzero, sizeof(range)));
-            m->zero[m->nzero].off = off;
-            m->zero[m->nzero].len = len;
-            m->nzero++;
+            UM_TRY(um_job_count_item(job, "chunk"));
+            UM_TRY(grow(job, (void **)list, caplist, *nlist, sizeof(range)));
+            (*list)[*nlist].off = off;
+            (*list)[*nlist].len = len;
+            (*nlist)++;
         }
     }
     return 0;
@@ -1177,16 +1192,39 @@ static int walk_moov(mp4 *m)
         }
     }
     UM_TRY(choose_tracks(m));
-    for (size_t i = 0; i < m->ntracks; i++) {
+    range *kept = NULL;
+    size_t nkept = 0, capkept = 0;
+    int rc = 0;
+    for (size_t i = 0; i < m->ntracks && rc >= 0; i++) {
         track *tr = &m->tracks[i];
         if (tr->remove)
-            UM_TRY(removed_ranges(m, tr));
+            rc = chunk_ranges(m, tr, &m->zero, &m->nzero, &m->capzero);
         else if (tr->tref)
-            UM_TRY(fix_tref(m, tr));
+            rc = fix_tref(m, tr);
     }
-    if (m->nzero)
+    for (size_t i = 0; i < m->ntracks && rc >= 0 && m->nzero; i++)
+        if (!m->tracks[i].remove)
+            rc = chunk_ranges(m, &m->tracks[i], &kept, &nkept, &capkept);
+    if (rc >= 0 && m->nzero) {
+        /* Zeroing must never touch a byte a kept track reads. */
         qsort(m->zero, m->nzero, sizeof(range), cmp_range);
-    return 0;
+        qsort(kept, nkept, sizeof(range), cmp_range);
+        for (size_t a = 0, b = 0; a < m->nzero && b < nkept;) {
+            range *z = &m->zero[a], *k = &kept[b];
+            if (z->off + z->len <= k->off)
+                a++;
+            else if (k->off + k->len <= z->off)
+                b++;
+            else {
+                rc = um_fail(job, UNMETA_E_MALFORMED,
+                             FMT ": samples of a track to remove share bytes %llu.. with a kept track",
+                             (unsigned long long)(z->off > k->off ? z->off : k->off));
+                break;
+            }
+        }
+    }
+    free(kept);
+    return rc;
 }
 
 /* ---- top level ---------------------------------------------------------- */
@@ -1358,7 +1396,7 @@ static int walk_top(mp4 *m)
         int keep = 1, report = 1;
         switch (b.type) {
         case FOURCC('f', 't', 'y', 'p'):
-            if (um_reader_size(job->in) >= 12) {
+            if (b.size >= 12) {
                 uint8_t br[4];
                 UM_TRY(um_read_at(job, b.off + 8, br, 4));
                 if (um_be32(br) == FOURCC('c', 'r', 'x', ' '))
@@ -1443,7 +1481,11 @@ static int emit_moof(mp4 *m, const top *tp)
                                      "fragments is not supported", tr->id);
                         goto done;
                     }
-                    if ((v[3] & 1) && vn >= 16) {
+                    if ((v[3] & 1) && vn < 16) {
+                        rc = um_fail(job, UNMETA_E_MALFORMED, FMT ": 'tfhd' too short for its base offset");
+                        goto done;
+                    }
+                    if (v[3] & 1) {
                         uint64_t off = um_be64(v + 8), to;
                         if (!map_off(m, off, &to)) {
                             rc = um_fail(job, UNMETA_E_UNSUPPORTED,
