@@ -1,0 +1,74 @@
+/*
+ * box.c - the ISO BMFF box walker (box.h), ISO/IEC 14496-12 section 4.2.
+ */
+#include <string.h>
+
+#include "../../io.h"
+#include "box.h"
+
+void um_fourcc_str(uint32_t type, char out[5])
+{
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = (uint8_t)(type >> (24 - 8 * i));
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '.';
+    }
+    out[4] = '\0';
+}
+
+/* Decodes a header from h[0..avail) of a box at off that must end by end. */
+static int decode(um_job *job, const char *fmt, const uint8_t *h, size_t avail, uint64_t off, uint64_t end,
+                  uint64_t where, um_box *b)
+{
+    char t[5];
+    memset(b, 0, sizeof(*b));
+    if (avail < 8 || end - off < 8)
+        return um_fail(job, UNMETA_E_TRUNCATED, "%s: a box header at byte %llu is cut short", fmt,
+                       (unsigned long long)where);
+    uint64_t size = um_be32(h);
+    b->type = um_be32(h + 4);
+    b->off = off;
+    b->hdr = 8;
+    um_fourcc_str(b->type, t);
+    if (size == 1) {
+        if (avail < 16 || end - off < 16)
+            return um_fail(job, UNMETA_E_TRUNCATED, "%s: box '%s' at byte %llu: 64-bit size cut short", fmt, t,
+                           (unsigned long long)where);
+        size = um_be64(h + 8);
+        b->hdr = 16;
+    } else if (size == 0) {
+        size = end - off; /* 4.2: extends to the end of the enclosing space */
+    }
+    if (b->type == UM_FOURCC('u', 'u', 'i', 'd')) {
+        if (avail < (size_t)b->hdr + 16 || end - off < (uint64_t)b->hdr + 16)
+            return um_fail(job, UNMETA_E_TRUNCATED, "%s: 'uuid' box at byte %llu is cut short", fmt,
+                           (unsigned long long)where);
+        memcpy(b->uuid, h + b->hdr, 16);
+        b->hdr += 16;
+    }
+    if (size < b->hdr)
+        return um_fail(job, UNMETA_E_MALFORMED, "%s: box '%s' at byte %llu has size %llu, smaller than its header",
+                       fmt, t, (unsigned long long)where, (unsigned long long)size);
+    if (size > end - off)
+        return um_fail(job, UNMETA_E_TRUNCATED, "%s: box '%s' at byte %llu (%llu bytes) runs past the end of its %s",
+                       fmt, t, (unsigned long long)where, (unsigned long long)size,
+                       end == um_reader_size(job->in) ? "file" : "parent");
+    b->size = size;
+    return 0;
+}
+
+int um_box_read(um_job *job, const char *fmt, uint64_t off, uint64_t end, um_box *b)
+{
+    uint8_t h[32];
+    if (off > end)
+        return um_fail(job, UNMETA_E_MALFORMED, "%s: box offset %llu past its parent", fmt, (unsigned long long)off);
+    size_t n = end - off < sizeof(h) ? (size_t)(end - off) : sizeof(h);
+    UM_TRY(um_read_at(job, off, h, n));
+    return decode(job, fmt, h, n, off, end, off, b);
+}
+
+int um_box_parse(um_job *job, const char *fmt, const uint8_t *p, size_t n, size_t pos, uint64_t base, um_box *b)
+{
+    if (pos > n)
+        return um_fail(job, UNMETA_E_MALFORMED, "%s: box offset past its parent", fmt);
+    return decode(job, fmt, p + pos, n - pos, pos, n, base + pos, b);
+}
