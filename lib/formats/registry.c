@@ -5,9 +5,11 @@
 #include "format.h"
 
 extern const um_format um_format_jpeg;
+extern const um_format um_format_tiff;
 
 static const um_format *const formats[] = {
     &um_format_jpeg,
+    &um_format_tiff,
 };
 
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))
