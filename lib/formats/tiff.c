@@ -166,6 +166,14 @@ static int int_type(uint16_t type)
     return type == T_SHORT || type == T_LONG || type == T_LONG8;
 }
 
+/* Forgets an error that only concerned a block being dropped anyway (a
+ * damaged sub-IFD or profile): it is not the operation's failure. */
+static void clear_error(um_job *job)
+{
+    job->err = 0;
+    job->ctx->errmsg[0] = '\0';
+}
+
 static uint64_t align2(uint64_t v)
 {
     return v + (v & 1);
@@ -398,7 +406,7 @@ static int check_subifds(tiff *t, const rawent *e)
         rc = read_ifd(t, off, 0, "SubIFD", &es, &cnt, &next);
         if (rc < 0) {
             /* A damaged preview: dropped anyway, and not our renderer's concern. */
-            job->err = 0;
+            clear_error(job);
             rc = 0;
             continue;
         }
@@ -606,8 +614,8 @@ static int synth_ifd(tiff *t, sbuf *b, const rawent *es, size_t n, int depth, ui
             uint64_t next;
             rc = read_ifd(t, off, 1, "Exif/GPS sub-IFD", &sub, &cnt, &next);
             if (rc < 0) {
-                /* Damaged: removed anyway; say so and go on. */
-                job->err = 0;
+                /* Damaged: removed anyway; counted below as not readable. */
+                clear_error(job);
                 (*lost)++;
                 continue;
             }
@@ -835,8 +843,8 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
                 UM_TRY_GOTO(rc, icc_blk, done);
                 uint8_t *v = NULL;
                 if (!value_inside(t, e)) {
-                    UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICC profile",
-                                                      "outside the file; dropped"), done);
+                    UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICCProfile",
+                                                      "unusable profile (outside the file)"), done);
                     um_report_block_action(job, icc_blk, UNMETA_ACTION_REMOVE);
                     continue;
                 }
@@ -844,13 +852,16 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
                 int changed = 0;
                 rc = um_icc_neutralise(job, icc_blk, v, (size_t)e->len, &changed);
                 if (rc == UNMETA_E_MALFORMED) {
-                    /* A profile no colour engine could use either: dropped. */
-                    job->err = 0;
+                    /* A profile no colour engine could use either: dropped,
+                     * and a finding, since its bytes were never understood. */
                     free(v);
+                    rc = um_report_note(job, "the ICC profile is malformed and was dropped: %s", job->ctx->errmsg);
+                    clear_error(job);
+                    UM_TRY_GOTO(rc, rc, done);
                     um_report_block_action(job, icc_blk, UNMETA_ACTION_REMOVE);
-                    UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICC profile",
-                                                      "malformed, %llu bytes; dropped", (unsigned long long)e->len),
-                                done);
+                    UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICCProfile",
+                                                      "unusable profile (malformed), %llu bytes",
+                                                      (unsigned long long)e->len), done);
                     continue;
                 }
                 if (rc < 0) {
