@@ -307,6 +307,37 @@ def test_jpeg_tables_kept(t):
     judge(t, src, out)
 
 
+def test_jpeg_strip_with_metadata_refused(t):
+    """A JPEG strip is copied as it is, so one that carries a comment or
+    an APPn segment would carry it into the output: refused."""
+    need_tools()
+    harness.need("cjpeg")
+    pgm = t.path("g.pgm")
+    harness.write(pgm, b"P5 16 16 255\n" + gray(16, 16))
+
+    jpg = t.path("g.jpg")
+    harness.run(["cjpeg", "-outfile", jpg, pgm], check=True)
+
+    def jpeg_tiff(name, segment=b""):
+        data = harness.read(jpg)
+        data = data[:2] + segment + data[2:]  # right after SOI
+        tf = Tiff()
+        strip = tf.blob(data)
+        ents = [e for e in page_entries(strip, 16, 16) if e[0] not in (259, 279)]
+        tf.first(tf.ifd(ents + [(259, 3, [7]), (279, 4, [len(data)])]))
+        return tf.save(t.path(name + ".tif"))
+
+    clean = jpeg_tiff("plain")
+    out = t.strip(clean)
+    judge(t, clean, out, canaries=[])
+    text = b"CANARY-TIFF-JPEGCOM"
+    err = t.refuse(jpeg_tiff("comment", b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text))
+    assert "COM" in err, err
+    exif = b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0\0\0"
+    err = t.refuse(jpeg_tiff("app1", b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif))
+    assert "APP1" in err, err
+
+
 def icc_profile():
     """A small v2 display profile whose header and 'dmnd' tag name a device."""
     desc = b"desc" + b"\0" * 4 + struct.pack(">I", 20) + b"CANARY-TIFF-ICCMAKE\0" + b"\0" * 79
@@ -469,6 +500,13 @@ def test_refuse_camera_raws(t):
     nef.first(nef.ifd(page_entries(preview, extra=[(271, 2, b"NIKON CORPORATION\0"), (330, 4, [raw])])))
     err = t.refuse(nef.save(t.path("raw.nef")))
     assert "NEF" in err, err
+    # Sony ARW as some models write it: the sensor data is IFD0 itself
+    arw = Tiff()
+    data = arw.blob(gray())
+    ents = [e for e in page_entries(data) if e[0] not in (259, 262)]
+    arw.first(arw.ifd(ents + [(259, 3, [32767]), (262, 3, [32803]), (271, 2, b"SONY\0")]))
+    err = t.refuse(arw.save(t.path("raw.arw")))
+    assert "ARW" in err, err
     # Olympus ORF and Panasonic RW2 have their own magic numbers
     for magic, name in ((b"RO", "ORF"), (b"U\0", "RW2")):
         d = bytearray(one_page().buf)

@@ -767,6 +767,68 @@ static int load_chunks(tiff *t, page *pg, unsigned pno)
     return 0;
 }
 
+/* JPEG-in-TIFF (TIFF Technical Note 2): the tables and each strip or tile
+ * are JPEG streams, copied byte for byte. Their headers may carry APPn or
+ * COM segments (EXIF, XMP, comments) that libjpeg skips: such a file is
+ * refused rather than passed on with metadata inside its "pixels". Only
+ * APP0 JFIF without a thumbnail and APP14 Adobe (colour transform) are
+ * rendering data. mem is the stream in memory, or NULL to read it at off. */
+static int check_jpeg_stream(tiff *t, const uint8_t *mem, uint64_t off, uint64_t len, unsigned pno,
+                             const char *what, uint64_t idx)
+{
+    um_job *job = t->job;
+    uint64_t pos = 2;
+    uint8_t h[18];
+    if (len < 2)
+        return 0;
+    for (int seg = 0; seg < 1024; seg++) {
+        size_t n = len - pos < sizeof(h) ? (size_t)(len - pos) : sizeof(h);
+        if (n < 2)
+            return 0;
+        if (mem)
+            memcpy(h, mem + pos, n);
+        else
+            UM_TRY(um_read_at(job, off + pos, h, n));
+        if (h[0] != 0xFF)
+            return 0; /* not a marker: the decoder will judge */
+        uint8_t m = h[1];
+        if (m == 0xFF) {
+            pos++;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9)
+            return 0; /* scan data or end: nothing before it hid anything */
+        if ((m >= 0xD0 && m <= 0xD8) || m == 0x01) {
+            pos += 2;
+            continue;
+        }
+        if (n < 4)
+            return 0;
+        uint16_t sl = um_be16(h + 2);
+        int ok = 1;
+        if (m == 0xFE || (m >= 0xE1 && m <= 0xEF && m != 0xEE))
+            ok = 0;
+        else if (m == 0xE0)
+            ok = n >= 18 && memcmp(h + 4, "JFIF\0", 5) == 0 && h[16] == 0 && h[17] == 0;
+        else if (m == 0xEE)
+            ok = n >= 9 && memcmp(h + 4, "Adobe", 5) == 0;
+        if (!ok) {
+            char name[40], seg_name[8];
+            if (mem)
+                snprintf(name, sizeof(name), "%s", what);
+            else
+                snprintf(name, sizeof(name), "%s %llu", what, (unsigned long long)idx);
+            snprintf(seg_name, sizeof(seg_name), m == 0xFE ? "COM" : "APP%d", m - 0xE0);
+            return um_fail(job, UNMETA_E_UNSUPPORTED, "TIFF: IFD%u %s is a JPEG stream with a %s segment "
+                           "(metadata inside image data is not supported yet)", pno, name, seg_name);
+        }
+        pos += 2 + (uint64_t)sl;
+        if (pos >= len)
+            return 0;
+    }
+    return 0;
+}
+
 static int cmp_kept(const void *a, const void *b)
 {
     const kept *x = a, *y = b;
@@ -807,6 +869,9 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
             text_of(v, (size_t)e->len, t->make, sizeof(t->make));
             free(v);
         }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rawent *e = &es[i];
         if (e->inl && e->count >= 1 && (e->type == T_SHORT || e->type == T_LONG)) {
             uint64_t val = elem(t, e->type, e->field, 0);
             if ((e->tag == 259 && raw_compression(val)) || (e->tag == 262 && raw_photometric(val))) {
@@ -910,6 +975,14 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
         goto done;
     }
     UM_TRY_GOTO(rc, load_chunks(t, pg, pno), done);
+    if (comp == 7) {
+        kept *jt = find_kept(pg, 347);
+        if (jt)
+            UM_TRY_GOTO(rc, check_jpeg_stream(t, jt->val, 0, jt->len, pno, "JPEGTables", 0), done);
+        for (uint64_t i = 0; i < pg->nchunks; i++)
+            UM_TRY_GOTO(rc, check_jpeg_stream(t, NULL, pg->coff[i], pg->clen[i], pno, pg->tiled ? "tile" : "strip", i),
+                        done);
+    }
     if (comp == 7 && !find_kept(pg, 254)) {
         /* NewSubfileType 0 (a full-resolution page) is the default, and
          * saying so keeps metadata readers (exiftool) from taking a lone
