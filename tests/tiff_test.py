@@ -580,6 +580,22 @@ def test_refuse_overlapping_strips(t):
     assert "overlap" in err, err
 
 
+def test_refuse_too_many_pages(t):
+    """The page count is bounded (a chain of thousands of tiny IFDs)."""
+    tf = Tiff()
+    strip = tf.blob(gray())
+    prev = None
+    for i in range(5000):
+        ifd = tf.ifd(page_entries(strip))
+        if prev is None:
+            tf.first(ifd)
+        else:
+            tf.link(prev, ifd)
+        prev = ifd
+    err = t.refuse(tf.save(t.path("pages.tif")))
+    assert "pages" in err or "blocks" in err, err
+
+
 def test_not_tiff_header_refused(t):
     bad = t.path("bad.tif")
     harness.write(bad, b"II+\0\0\xff\0\0" + b"\0" * 64)

@@ -104,6 +104,7 @@ typedef struct tiff {
     size_t npages;
     range *ranges;
     size_t nranges, rcap;
+    uint64_t mem;           /* bytes held for the output, against max_memory */
     char make[48];          /* Make of IFD0, to name a camera raw */
     int apply_note;
 } tiff;
@@ -426,6 +427,17 @@ static int check_subifds(tiff *t, const rawent *e)
     return rc;
 }
 
+/* Counts n more bytes held until the output is planned: the values kept
+ * and the strip tables of every page, which a hostile file could make
+ * large page after page. */
+static int account(tiff *t, uint64_t n)
+{
+    if (!um_add_u64(&t->mem, t->mem, n) || t->mem > t->job->ctx->limits.max_memory)
+        return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: the tags and strip tables to keep exceed the memory limit "
+                       "(%llu bytes)", (unsigned long long)t->job->ctx->limits.max_memory);
+    return 0;
+}
+
 static int add_kept(tiff *t, page *pg, const rawent *e, uint8_t *val)
 {
     if (pg->n == pg->cap) {
@@ -604,7 +616,7 @@ static int synth_ifd(tiff *t, sbuf *b, const rawent *es, size_t n, int depth, ui
             int loop = 0;
             for (int k = 0; k < *nseen; k++)
                 loop |= seen[k] == off;
-            if (loop || depth >= SYNTH_DEPTH || *nseen >= 8) {
+            if (loop || depth >= SYNTH_DEPTH || (uint32_t)depth >= job->ctx->limits.max_depth || *nseen >= 8) {
                 (*lost)++;
                 continue;
             }
@@ -737,9 +749,10 @@ static int load_chunks(tiff *t, page *pg, unsigned pno)
         return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has %llu %s offsets but %llu byte counts", pno,
                        (unsigned long long)o->count, pg->tiled ? "tile" : "strip", (unsigned long long)c->count);
     uint64_t bytes;
-    if (!um_mul_u64(&bytes, o->count, 2 * sizeof(uint64_t)) || bytes > job->ctx->limits.max_memory)
+    if (!um_mul_u64(&bytes, o->count, 2 * sizeof(uint64_t) + sizeof(range)) || bytes > job->ctx->limits.max_memory)
         return um_fail(job, UNMETA_E_LIMIT, "TIFF: IFD%u has %llu %s", pno, (unsigned long long)o->count,
                        pg->tiled ? "tiles" : "strips");
+    UM_TRY(account(t, bytes));
     pg->nchunks = o->count;
     pg->coff = um_malloc(job, (size_t)o->count * sizeof(uint64_t));
     pg->clen = um_malloc(job, (size_t)o->count * sizeof(uint64_t));
@@ -901,6 +914,7 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
                                                e->tag, e->type), done);
                 continue;
             }
+            UM_TRY_GOTO(rc, account(t, e->len), done);
             if (e->tag == 34675) {
                 int strip = job->ctx->icc_mode == UNMETA_ICC_STRIP;
                 icc_blk = um_report_block(job, "ICC profile (tag 34675)", e->voff, e->len,
