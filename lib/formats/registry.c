@@ -8,6 +8,7 @@ extern const um_format um_format_jpeg;
 extern const um_format um_format_png;
 extern const um_format um_format_webp;
 extern const um_format um_format_gif;
+extern const um_format um_format_tiff;
 extern const um_format um_format_mp4;
 extern const um_format um_format_media;
 
@@ -17,6 +18,7 @@ static const um_format *const formats[] = {
     &um_format_png,
     &um_format_webp,
     &um_format_gif,
+    &um_format_tiff,
     &um_format_mp4,
     &um_format_media,
 };

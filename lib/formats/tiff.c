@@ -1,0 +1,1310 @@
+/*
+ * tiff.c - TIFF (TIFF 6.0, Adobe TIFF Technical Notes, TIFF/EP, BigTIFF).
+ *
+ * Pass 1 walks the main IFD chain (TIFF 6.0 section 2, "Image File
+ * Directory"; BigTIFF: 8-byte counts and offsets), one IFD per page, and
+ * sorts every entry into the keep-list or the report:
+ *   kept:      the tags a reader needs to render the page (keep_tag() below),
+ *              byte for byte, and the ICC profile (34675) neutralised
+ *              (icc.h) or dropped with UNMETA_ICC_STRIP;
+ *   dropped:   everything else, reported: Make, Model, Software, DateTime,
+ *              Artist, Copyright, descriptions, the Exif, GPS and Interop
+ *              sub-IFDs with their MakerNotes (walked by um_exif_scan on a
+ *              compact copy of the dropped entries), XMP (700), IPTC (33723),
+ *              Photoshop resources (34377), GeoTIFF keys, SubIFDs (330:
+ *              previews and thumbnails) and every private tag.
+ * Pass 2 writes a new file in the input's byte order: the header, then for
+ * each page its IFD, the IFD's out-of-line values (word-aligned, 6.0
+ * section 2) and the page's strips or tiles, copied byte for byte; every
+ * offset is recomputed, so nothing of the old layout (and no metadata
+ * lying between strips) survives.
+ *
+ * Refused: camera raw files built on TIFF (DNG, CR2, NEF, ARW, ORF, RW2,
+ * ...; they need more than one image and maker data to develop), old-style
+ * JPEG (compression 6), IFD loops, strips or tiles outside the file or
+ * overlapping each other or the file's structure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../io.h"
+#include "../plan.h"
+#include "../report.h"
+#include "common/exif.h"
+#include "common/icc.h"
+#include "common/xmp.h"
+#include "format.h"
+
+#define MAX_PAGES 4096       /* IFDs in the main chain */
+#define MAX_ENTRIES 4096     /* entries of one IFD (libtiff warns well below) */
+#define MAX_SUBIFDS 64       /* SubIFDs looked into to recognise a camera raw */
+#define SYNTH_DEPTH 3        /* IFD0 -> Exif -> Interop */
+
+/* Field types (6.0 section 2, BigTIFF adds 16-18). */
+enum {
+    T_BYTE = 1, T_ASCII, T_SHORT, T_LONG, T_RATIONAL, T_SBYTE, T_UNDEFINED, T_SSHORT,
+    T_SLONG, T_SRATIONAL, T_FLOAT, T_DOUBLE, T_IFD, T_LONG8 = 16, T_SLONG8, T_IFD8
+};
+
+static unsigned type_size(uint16_t type)
+{
+    static const unsigned sz[] = { 0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8, 8, 8 };
+    return type < sizeof(sz) / sizeof(sz[0]) ? sz[type] : 0;
+}
+
+/* One entry as found in a file. */
+typedef struct rawent {
+    uint16_t tag, type;
+    uint64_t count;
+    uint64_t len;        /* value bytes; 0 with known == 0 for an unknown type */
+    int known;           /* the type is one we can size */
+    int inl;             /* the value sits in the entry itself */
+    uint64_t voff;       /* absolute offset of the value (inline: of the field) */
+    uint8_t field[8];    /* the value/offset field as stored */
+} rawent;
+
+/* One entry of an output IFD: value bytes in the file's byte order. */
+typedef struct kept {
+    uint16_t tag, type;
+    uint64_t count;
+    uint8_t *val;
+    size_t len;
+} kept;
+
+typedef struct page {
+    uint64_t ifd_off;
+    kept *e;
+    size_t n, cap;
+    uint64_t *coff, *clen;  /* strips or tiles */
+    uint64_t nchunks;
+    int tiled;
+    uint64_t out_ifd, out_data;  /* layout of the output */
+} page;
+
+typedef struct range {
+    uint64_t start, end;
+    int chunk;              /* image data, else structure */
+} range;
+
+/* A growing buffer (the compact copy handed to um_exif_scan). */
+typedef struct sbuf {
+    uint8_t *p;
+    size_t len, cap;
+} sbuf;
+
+typedef struct tiff {
+    um_job *job;
+    uint64_t size;
+    int le, big;
+    unsigned osz;           /* offset size: 4, or 8 in BigTIFF */
+    unsigned esz;           /* entry size: 12, or 20 */
+    unsigned csz;           /* entry count size: 2, or 8 */
+    page *pages;
+    size_t npages;
+    range *ranges;
+    size_t nranges, rcap;
+    uint64_t mem;           /* bytes held for the output, against max_memory */
+    char make[48];          /* Make of IFD0, to name a camera raw */
+    int apply_note;
+} tiff;
+
+/* ---- byte order ---------------------------------------------------------- */
+
+static uint16_t rd16(const tiff *t, const uint8_t *p) { return t->le ? um_le16(p) : um_be16(p); }
+static uint32_t rd32(const tiff *t, const uint8_t *p) { return t->le ? um_le32(p) : um_be32(p); }
+static uint64_t rd64(const tiff *t, const uint8_t *p) { return t->le ? um_le64(p) : um_be64(p); }
+static uint64_t rdoff(const tiff *t, const uint8_t *p) { return t->big ? rd64(t, p) : rd32(t, p); }
+
+static void wr16(const tiff *t, uint8_t *p, uint16_t v)
+{
+    if (t->le)
+        um_put_le16(p, v);
+    else
+        um_put_be16(p, v);
+}
+
+static void wr32(const tiff *t, uint8_t *p, uint32_t v)
+{
+    if (t->le)
+        um_put_le32(p, v);
+    else
+        um_put_be32(p, v);
+}
+
+static void wr64(const tiff *t, uint8_t *p, uint64_t v)
+{
+    if (t->le) {
+        um_put_le32(p, (uint32_t)v);
+        um_put_le32(p + 4, (uint32_t)(v >> 32));
+    } else {
+        um_put_be64(p, v);
+    }
+}
+
+static void wroff(const tiff *t, uint8_t *p, uint64_t v)
+{
+    if (t->big)
+        wr64(t, p, v);
+    else
+        wr32(t, p, (uint32_t)v);
+}
+
+/* Element i of an integer array value (BYTE, SHORT, LONG, LONG8, IFD). */
+static uint64_t elem(const tiff *t, uint16_t type, const uint8_t *v, uint64_t i)
+{
+    switch (type) {
+    case T_BYTE: return v[i];
+    case T_SHORT: return rd16(t, v + 2 * i);
+    case T_LONG: case T_IFD: return rd32(t, v + 4 * i);
+    case T_LONG8: case T_IFD8: return rd64(t, v + 8 * i);
+    default: return 0;
+    }
+}
+
+static int int_type(uint16_t type)
+{
+    return type == T_SHORT || type == T_LONG || type == T_LONG8;
+}
+
+/* Forgets an error that only concerned a block being dropped anyway (a
+ * damaged sub-IFD or profile): it is not the operation's failure. */
+static void clear_error(um_job *job)
+{
+    job->err = 0;
+    job->ctx->errmsg[0] = '\0';
+}
+
+static uint64_t align2(uint64_t v)
+{
+    return v + (v & 1);
+}
+
+/* ---- probe --------------------------------------------------------------- */
+
+static int probe(const uint8_t *p, size_t n)
+{
+    if (n < 4)
+        return 0;
+    if (memcmp(p, "II*\0", 4) == 0 || memcmp(p, "MM\0*", 4) == 0 ||  /* TIFF */
+        memcmp(p, "II+\0", 4) == 0 || memcmp(p, "MM\0+", 4) == 0 ||  /* BigTIFF */
+        memcmp(p, "IIRO", 4) == 0 || memcmp(p, "IIRS", 4) == 0 ||    /* Olympus ORF */
+        memcmp(p, "MMOR", 4) == 0 || memcmp(p, "IIU\0", 4) == 0)      /* Panasonic RW2 */
+        return 100;
+    return 0;
+}
+
+/* ---- pass 1: reading ----------------------------------------------------- */
+
+static int add_range(tiff *t, uint64_t start, uint64_t len, int chunk)
+{
+    if (len == 0)
+        return 0;
+    if (t->nranges == t->rcap) {
+        size_t cap = t->rcap ? t->rcap * 2 : 64;
+        range *r = um_realloc(t->job, t->ranges, cap * sizeof(*r));
+        if (!r)
+            return t->job->err;
+        t->ranges = r;
+        t->rcap = cap;
+    }
+    range *r = &t->ranges[t->nranges++];
+    r->start = start;
+    r->end = start + len;
+    r->chunk = chunk;
+    return 0;
+}
+
+/* Reads the IFD at off into *out (count entries). The table itself is
+ * recorded as structure for the overlap check when `record` is set. */
+static int read_ifd(tiff *t, uint64_t off, int record, const char *what, rawent **out, size_t *count,
+                    uint64_t *next)
+{
+    um_job *job = t->job;
+    uint8_t cb[8];
+    uint8_t *tab = NULL;
+    *out = NULL;
+    *count = 0;
+    if (off < (t->big ? 16u : 8u) || off >= t->size)
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: %s at byte %llu is outside the file", what,
+                       (unsigned long long)off);
+    UM_TRY(um_read_at(job, off, cb, t->csz));
+    uint64_t n = t->big ? rd64(t, cb) : rd16(t, cb);
+    if (n == 0)
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: %s at byte %llu has no entries", what,
+                       (unsigned long long)off);
+    if (n > MAX_ENTRIES)
+        return um_fail(job, UNMETA_E_LIMIT, "TIFF: %s at byte %llu has %llu entries (at most %u)", what,
+                       (unsigned long long)off, (unsigned long long)n, MAX_ENTRIES);
+    uint64_t tlen = n * t->esz + t->osz;
+    UM_TRY(um_read_block(job, off + t->csz, tlen, "a TIFF IFD", &tab));
+    if (record) {
+        int rc = add_range(t, off, t->csz + tlen, 0);
+        if (rc < 0) {
+            free(tab);
+            return rc;
+        }
+    }
+    rawent *es = um_calloc(job, (size_t)n, sizeof(*es));
+    if (!es) {
+        free(tab);
+        return job->err;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        const uint8_t *p = tab + i * t->esz;
+        rawent *e = &es[i];
+        e->tag = rd16(t, p);
+        e->type = rd16(t, p + 2);
+        e->count = t->big ? rd64(t, p + 4) : rd32(t, p + 4);
+        const uint8_t *f = p + (t->big ? 12 : 8);
+        memcpy(e->field, f, t->osz);
+        unsigned sz = type_size(e->type);
+        e->known = sz != 0 && um_mul_u64(&e->len, sz, e->count);
+        if (!e->known)
+            e->len = 0;
+        e->inl = e->known && e->len <= t->osz;
+        e->voff = e->inl ? off + t->csz + i * t->esz + (t->big ? 12 : 8) : rdoff(t, f);
+    }
+    *next = rdoff(t, tab + n * t->esz);
+    free(tab);
+    *out = es;
+    *count = (size_t)n;
+    return 0;
+}
+
+/* Whether the value of e lies inside the file. */
+static int value_inside(const tiff *t, const rawent *e)
+{
+    return e->known && (e->inl || (e->voff <= t->size && e->len <= t->size - e->voff));
+}
+
+/* Reads the value of e (bounded by the block limit); free with free(). */
+static int read_value(tiff *t, const rawent *e, uint8_t **out)
+{
+    um_job *job = t->job;
+    *out = NULL;
+    if (e->inl) {
+        *out = um_malloc(job, (size_t)e->len);
+        if (!*out)
+            return job->err;
+        memcpy(*out, e->field, (size_t)e->len);
+        return 0;
+    }
+    if (!value_inside(t, e))
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: the value of tag %u at byte %llu is outside the file",
+                       e->tag, (unsigned long long)e->voff);
+    return um_read_block(job, e->voff, e->len, "a TIFF tag value", out);
+}
+
+/* The keep-list: tags a reader needs to render a page (TIFF 6.0 baseline
+ * and extensions, TIFF Technical Note 2 JPEG tables). */
+static int keep_tag(uint16_t tag)
+{
+    switch (tag) {
+    case 254: /* NewSubfileType */
+    case 255: /* SubfileType */
+    case 256: /* ImageWidth */
+    case 257: /* ImageLength */
+    case 258: /* BitsPerSample */
+    case 259: /* Compression */
+    case 262: /* PhotometricInterpretation */
+    case 266: /* FillOrder */
+    case 273: /* StripOffsets */
+    case 274: /* Orientation */
+    case 277: /* SamplesPerPixel */
+    case 278: /* RowsPerStrip */
+    case 279: /* StripByteCounts */
+    case 282: /* XResolution */
+    case 283: /* YResolution */
+    case 284: /* PlanarConfiguration */
+    case 292: /* T4Options */
+    case 293: /* T6Options */
+    case 296: /* ResolutionUnit */
+    case 297: /* PageNumber */
+    case 301: /* TransferFunction */
+    case 317: /* Predictor */
+    case 318: /* WhitePoint */
+    case 319: /* PrimaryChromaticities */
+    case 320: /* ColorMap */
+    case 322: /* TileWidth */
+    case 323: /* TileLength */
+    case 324: /* TileOffsets */
+    case 325: /* TileByteCounts */
+    case 332: /* InkSet */
+    case 334: /* NumberOfInks */
+    case 338: /* ExtraSamples */
+    case 339: /* SampleFormat */
+    case 347: /* JPEGTables */
+    case 529: /* YCbCrCoefficients */
+    case 530: /* YCbCrSubSampling */
+    case 531: /* YCbCrPositioning */
+    case 532: /* ReferenceBlackWhite */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Compressions only camera raws use (TIFF/EP and vendor codes). PackBits
+ * (32773) and the like are ordinary and absent here. */
+static int raw_compression(uint64_t c)
+{
+    return c == 32767 || c == 32769 || c == 32770 || c == 34316 || c == 34713 || c == 65000 || c == 65535;
+}
+
+/* Photometric CFA (TIFF/EP) and LinearRaw (DNG). */
+static int raw_photometric(uint64_t p)
+{
+    return p == 32803 || p == 34892;
+}
+
+static const char *raw_name(const tiff *t)
+{
+    static const struct { const char *make; const char *name; } names[] = {
+        { "NIKON", "Nikon NEF" }, { "SONY", "Sony ARW" }, { "Canon", "Canon CR2" },
+        { "PENTAX", "Pentax PEF" }, { "RICOH", "Pentax PEF" }, { "SAMSUNG", "Samsung SRW" },
+        { "Panasonic", "Panasonic RW2" }, { "LEICA", "Leica RAW" }, { "FUJIFILM", "Fujifilm RAF" },
+        { "OLYMPUS", "Olympus ORF" }, { "Kodak", "Kodak DCR" }, { "EASTMAN KODAK", "Kodak DCR" },
+        { "Hasselblad", "Hasselblad 3FR" }, { "Phase One", "Phase One IIQ" }, { "Mamiya", "Mamiya MEF" },
+        { "SIGMA", "Sigma X3F" }, { "Minolta", "Minolta MRW" }, { "KONICA MINOLTA", "Minolta MRW" },
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t k = strlen(names[i].make);
+        if (strncmp(t->make, names[i].make, k) == 0)
+            return names[i].name;
+    }
+    return "camera raw";
+}
+
+static int refuse_raw(tiff *t)
+{
+    return um_fail(t->job, UNMETA_E_UNSUPPORTED, "TIFF: this is a %s file (sensor data in TIFF form); "
+                   "camera raw files are not supported yet", raw_name(t));
+}
+
+/* Looks into the SubIFDs of a page for raw sensor data (NEF, ARW, PEF...
+ * keep it there, with a small preview as the main image). */
+static int check_subifds(tiff *t, const rawent *e)
+{
+    um_job *job = t->job;
+    if (!value_inside(t, e) || !(e->type == T_LONG || e->type == T_IFD || e->type == T_LONG8 || e->type == T_IFD8))
+        return 0;
+    uint64_t n = e->count < MAX_SUBIFDS ? e->count : MAX_SUBIFDS;
+    uint8_t *v = NULL;
+    rawent tmp = *e;
+    tmp.count = n;
+    tmp.len = n * type_size(e->type);
+    tmp.inl = e->inl;
+    UM_TRY(read_value(t, &tmp, &v));
+    int raw = 0, rc = 0;
+    for (uint64_t i = 0; i < n && !raw; i++) {
+        uint64_t off = elem(t, e->type, v, i);
+        rawent *es = NULL;
+        size_t cnt = 0;
+        uint64_t next;
+        if (off < 8 || off >= t->size)
+            continue;
+        rc = read_ifd(t, off, 0, "SubIFD", &es, &cnt, &next);
+        if (rc < 0) {
+            /* A damaged preview: dropped anyway, and not our renderer's concern. */
+            clear_error(job);
+            rc = 0;
+            continue;
+        }
+        for (size_t k = 0; k < cnt; k++) {
+            const rawent *s = &es[k];
+            if (s->inl && s->count >= 1 && (s->type == T_SHORT || s->type == T_LONG)) {
+                uint64_t val = elem(t, s->type, s->field, 0);
+                if ((s->tag == 259 && raw_compression(val)) || (s->tag == 262 && raw_photometric(val)))
+                    raw = 1;
+            }
+        }
+        free(es);
+    }
+    free(v);
+    if (raw)
+        return refuse_raw(t);
+    return rc;
+}
+
+/* Counts n more bytes held until the output is planned: the values kept
+ * and the strip tables of every page, which a hostile file could make
+ * large page after page. */
+static int account(tiff *t, uint64_t n)
+{
+    if (!um_add_u64(&t->mem, t->mem, n) || t->mem > t->job->ctx->limits.max_memory)
+        return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: the tags and strip tables to keep exceed the memory limit "
+                       "(%llu bytes)", (unsigned long long)t->job->ctx->limits.max_memory);
+    return 0;
+}
+
+static int add_kept(tiff *t, page *pg, const rawent *e, uint8_t *val)
+{
+    if (pg->n == pg->cap) {
+        size_t cap = pg->cap ? pg->cap * 2 : 32;
+        kept *k = um_realloc(t->job, pg->e, cap * sizeof(*k));
+        if (!k)
+            return t->job->err;
+        pg->e = k;
+        pg->cap = cap;
+    }
+    kept *k = &pg->e[pg->n++];
+    k->tag = e->tag;
+    k->type = e->type;
+    k->count = e->count;
+    k->val = val;
+    k->len = (size_t)e->len;
+    return 0;
+}
+
+static kept *find_kept(page *pg, uint16_t tag)
+{
+    for (size_t i = 0; i < pg->n; i++)
+        if (pg->e[i].tag == tag)
+            return &pg->e[i];
+    return NULL;
+}
+
+/* A single integer of a kept tag, or def. */
+static uint64_t kept_int(const tiff *t, page *pg, uint16_t tag, uint64_t def)
+{
+    kept *k = find_kept(pg, tag);
+    if (!k || k->count < 1 || !(int_type(k->type) || k->type == T_BYTE))
+        return def;
+    return elem(t, k->type, k->val, 0);
+}
+
+/* Text of an ASCII value for the report. */
+static void text_of(const uint8_t *v, size_t len, char *out, size_t outlen)
+{
+    size_t k = 0;
+    while (k < len && k + 1 < outlen && v[k])
+        k++;
+    memcpy(out, v, k);
+    out[k] = '\0';
+    while (k && out[k - 1] == ' ')
+        out[--k] = '\0';
+}
+
+/* Reports a dropped tag the EXIF walker does not know (TIFF-only ones);
+ * *handled is 0 for a tag left to um_exif_scan. */
+static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
+{
+    um_job *job = t->job;
+    char kind[64];
+    int blk;
+    *handled = 1;
+    uint64_t off = e->voff, len = e->len;
+    switch (e->tag) {
+    case 700: { /* XMP (XMP Specification Part 3, 1.2.2) */
+        snprintf(kind, sizeof(kind), "IFD%u XMP (tag 700)", pno);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        if (!value_inside(t, e) || len > job->ctx->limits.max_block)
+            return um_report_finding(job, blk, UNMETA_CAT_OTHER, "XMP", "%llu bytes (not read)",
+                                     (unsigned long long)len);
+        uint8_t *v = NULL;
+        UM_TRY(read_value(t, e, &v));
+        int rc = um_xmp_scan(job, blk, v, (size_t)len);
+        free(v);
+        return rc;
+    }
+    case 33723: /* IPTC-NAA */
+    case 34377: /* Photoshop image resources */
+    case 37724: /* Photoshop ImageSourceData (layers) */
+        snprintf(kind, sizeof(kind), "IFD%u %s (tag %u)", pno,
+                 e->tag == 33723 ? "IPTC" : e->tag == 34377 ? "Photoshop" : "Photoshop layers", e->tag);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        return um_report_finding(job, blk, e->tag == 37724 ? UNMETA_CAT_EMBEDDED : UNMETA_CAT_PEOPLE,
+                                 e->tag == 33723 ? "IPTC" : e->tag == 34377 ? "Photoshop" : "PhotoshopLayers",
+                                 "%llu bytes", (unsigned long long)len);
+    case 33550: case 33922: case 34264: case 34735: case 34736: case 34737: { /* GeoTIFF 1.0 */
+        const char *name = e->tag == 33550 ? "GeoTIFF ModelPixelScale" : e->tag == 33922 ? "GeoTIFF ModelTiepoint"
+                         : e->tag == 34264 ? "GeoTIFF ModelTransformation" : e->tag == 34735 ? "GeoTIFF GeoKeyDirectory"
+                         : e->tag == 34736 ? "GeoTIFF GeoDoubleParams" : "GeoTIFF GeoAsciiParams";
+        snprintf(kind, sizeof(kind), "IFD%u %s", pno, name);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        if (e->tag == 34737 && e->type == T_ASCII && value_inside(t, e) && len <= 4096) {
+            uint8_t *v = NULL;
+            char buf[160];
+            UM_TRY(read_value(t, e, &v));
+            text_of(v, (size_t)len, buf, sizeof(buf));
+            free(v);
+            return um_report_finding(job, blk, UNMETA_CAT_LOCATION, name, "%s", buf);
+        }
+        return um_report_finding(job, blk, UNMETA_CAT_LOCATION, name, "%llu values", (unsigned long long)e->count);
+    }
+    case 330: /* SubIFDs (Adobe TIFF Technical Note 1): previews, thumbnails */
+        snprintf(kind, sizeof(kind), "IFD%u SubIFDs (tag 330)", pno);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        return um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "SubIFDs", "%llu image%s",
+                                 (unsigned long long)e->count, e->count == 1 ? "" : "s");
+    case 269: /* DocumentName */
+    case 285: /* PageName */
+        snprintf(kind, sizeof(kind), "IFD%u %s", pno, e->tag == 269 ? "DocumentName" : "PageName");
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        if (value_inside(t, e) && len <= 4096) {
+            uint8_t *v = NULL;
+            char buf[160];
+            UM_TRY(read_value(t, e, &v));
+            text_of(v, (size_t)len, buf, sizeof(buf));
+            free(v);
+            return um_report_finding(job, blk, UNMETA_CAT_PEOPLE, e->tag == 269 ? "DocumentName" : "PageName",
+                                     "%s", buf);
+        }
+        return um_report_finding(job, blk, UNMETA_CAT_PEOPLE, e->tag == 269 ? "DocumentName" : "PageName",
+                                 "%llu bytes", (unsigned long long)len);
+    default:
+        *handled = 0;
+        return 0;
+    }
+}
+
+/* ---- the compact copy of dropped entries, for um_exif_scan ---------------- */
+
+static int sb_reserve(tiff *t, sbuf *b, size_t n, size_t *at)
+{
+    size_t pos = b->len + (b->len & 1);
+    if (n > t->job->ctx->limits.max_block || pos + n > t->job->ctx->limits.max_block)
+        return 1; /* does not fit: the caller reports the entry itself */
+    if (pos + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < pos + n)
+            cap *= 2;
+        uint8_t *p = um_realloc(t->job, b->p, cap);
+        if (!p)
+            return t->job->err;
+        b->p = p;
+        b->cap = cap;
+    }
+    memset(b->p + b->len, 0, pos + n - b->len);
+    b->len = pos + n;
+    *at = pos;
+    return 0;
+}
+
+static int is_pointer(uint16_t tag)
+{
+    return tag == 0x8769 || tag == 0x8825 || tag == 0xA005;
+}
+
+/* Writes a classic IFD holding es[] (values copied from the file) into b
+ * at *at; sub-IFD pointers are followed and their IFDs copied after it.
+ * Entries that cannot be copied are counted in *lost. */
+static int synth_ifd(tiff *t, sbuf *b, const rawent *es, size_t n, int depth, uint64_t *seen, int *nseen,
+                     size_t *at, unsigned *lost)
+{
+    um_job *job = t->job;
+    size_t pos;
+    int rc = sb_reserve(t, b, 2 + 12 * n + 4, &pos);
+    if (rc)
+        return rc;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rawent *e = &es[i];
+        size_t ep = pos + 2 + 12 * used;
+        if (is_pointer(e->tag)) {
+            if (e->count != 1 || !(e->type == T_LONG || e->type == T_IFD || e->type == T_LONG8 || e->type == T_IFD8)) {
+                (*lost)++;
+                continue;
+            }
+            uint64_t off = elem(t, e->type, e->field, 0);
+            int loop = 0;
+            for (int k = 0; k < *nseen; k++)
+                loop |= seen[k] == off;
+            if (loop || depth >= SYNTH_DEPTH || (uint32_t)depth >= job->ctx->limits.max_depth || *nseen >= 8) {
+                (*lost)++;
+                continue;
+            }
+            seen[(*nseen)++] = off;
+            rawent *sub = NULL;
+            size_t cnt = 0;
+            uint64_t next;
+            rc = read_ifd(t, off, 1, "Exif/GPS sub-IFD", &sub, &cnt, &next);
+            if (rc < 0) {
+                /* Damaged: removed anyway; counted below as not readable. */
+                clear_error(job);
+                (*lost)++;
+                continue;
+            }
+            for (size_t k = 0; k < cnt; k++)
+                if (!sub[k].inl && value_inside(t, &sub[k]))
+                    UM_TRY(add_range(t, sub[k].voff, sub[k].len, 0));
+            size_t child = 0;
+            rc = synth_ifd(t, b, sub, cnt, depth + 1, seen, nseen, &child, lost);
+            free(sub);
+            if (rc < 0)
+                return rc;
+            if (rc > 0) {
+                (*lost)++;
+                continue;
+            }
+            wr16(t, b->p + ep, e->tag);
+            wr16(t, b->p + ep + 2, T_LONG);
+            wr32(t, b->p + ep + 4, 1);
+            wr32(t, b->p + ep + 8, (uint32_t)child);
+            used++;
+            continue;
+        }
+        /* Classic TIFF has no 8-byte integer types and 32-bit counts. */
+        if (!value_inside(t, e) || e->count > UINT32_MAX || e->type >= T_LONG8) {
+            (*lost)++;
+            continue;
+        }
+        uint8_t *v = NULL;
+        size_t vp = 0;
+        if (e->len > 4) {
+            rc = sb_reserve(t, b, (size_t)e->len, &vp);
+            if (rc < 0)
+                return rc;
+            if (rc > 0) {
+                (*lost)++;
+                continue;
+            }
+        }
+        UM_TRY(read_value(t, e, &v));
+        wr16(t, b->p + ep, e->tag);
+        wr16(t, b->p + ep + 2, e->type);
+        wr32(t, b->p + ep + 4, (uint32_t)e->count);
+        if (e->len > 4) {
+            memcpy(b->p + vp, v, (size_t)e->len);
+            wr32(t, b->p + ep + 8, (uint32_t)vp);
+        } else {
+            memcpy(b->p + ep + 8, v, (size_t)e->len);
+        }
+        free(v);
+        used++;
+    }
+    wr16(t, b->p + pos, (uint16_t)used);
+    /* Unused entry slots stay zero; the count excludes them. */
+    *at = pos;
+    return 0;
+}
+
+/* Hands the dropped entries of one page to um_exif_scan, which names them
+ * (and walks the Exif, GPS and Interop IFDs they point to). */
+static int scan_dropped(tiff *t, unsigned pno, const rawent *es, size_t n)
+{
+    um_job *job = t->job;
+    sbuf b = { NULL, 0, 0 };
+    uint64_t seen[8];
+    int nseen = 0;
+    unsigned lost = 0;
+    size_t at = 0;
+    char kind[48];
+    int rc;
+    snprintf(kind, sizeof(kind), "IFD%u metadata tags", pno);
+    int blk = um_report_block(job, kind, t->pages[pno].ifd_off, 0, UNMETA_ACTION_REMOVE);
+    UM_TRY(blk);
+    uint32_t before = unmeta_report_finding_count(job->report);
+    rc = sb_reserve(t, &b, 8, &at);
+    if (rc != 0)
+        goto done;
+    memcpy(b.p, t->le ? "II*\0" : "MM\0*", 4);
+    wr32(t, b.p + 4, 8);
+    UM_TRY_GOTO(rc, synth_ifd(t, &b, es, n, 0, seen, &nseen, &at, &lost), done);
+    if (rc == 0) {
+        um_exif_info info;
+        UM_TRY_GOTO(rc, um_exif_scan(job, blk, b.p, b.len, &info), done);
+    } else {
+        lost += (unsigned)n;
+        rc = 0;
+    }
+    if (lost)
+        UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_OTHER, "TIFF tags", "%u tag%s or sub-IFD%s not readable",
+                                          lost, lost == 1 ? "" : "s", lost == 1 ? "" : "s"), done);
+    if (unmeta_report_finding_count(job->report) == before)
+        UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_OTHER, "TIFF tags", "%zu tag%s", n, n == 1 ? "" : "s"),
+                    done);
+done:
+    free(b.p);
+    return rc;
+}
+
+/* ---- pages --------------------------------------------------------------- */
+
+/* Reads the offsets and byte counts of a page's strips or tiles. */
+static int load_chunks(tiff *t, page *pg, unsigned pno)
+{
+    um_job *job = t->job;
+    kept *so = find_kept(pg, 273), *sc = find_kept(pg, 279);
+    kept *to = find_kept(pg, 324), *tc = find_kept(pg, 325);
+    kept *o, *c;
+    if ((so || sc) && (to || tc))
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has both strips and tiles", pno);
+    pg->tiled = to || tc || find_kept(pg, 322);
+    o = pg->tiled ? to : so;
+    c = pg->tiled ? tc : sc;
+    if (!o || !c)
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has no %s (Offsets and ByteCounts are required)",
+                       pno, pg->tiled ? "tiles" : "strips");
+    if (!int_type(o->type) || !int_type(c->type) || (!t->big && (o->type == T_LONG8 || c->type == T_LONG8)))
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u: %s offsets or byte counts have type %u/%u", pno,
+                       pg->tiled ? "tile" : "strip", o->type, c->type);
+    if (o->count != c->count || o->count == 0)
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has %llu %s offsets but %llu byte counts", pno,
+                       (unsigned long long)o->count, pg->tiled ? "tile" : "strip", (unsigned long long)c->count);
+    uint64_t bytes;
+    if (!um_mul_u64(&bytes, o->count, 2 * sizeof(uint64_t) + sizeof(range)) || bytes > job->ctx->limits.max_memory)
+        return um_fail(job, UNMETA_E_LIMIT, "TIFF: IFD%u has %llu %s", pno, (unsigned long long)o->count,
+                       pg->tiled ? "tiles" : "strips");
+    UM_TRY(account(t, bytes));
+    pg->nchunks = o->count;
+    pg->coff = um_malloc(job, (size_t)o->count * sizeof(uint64_t));
+    pg->clen = um_malloc(job, (size_t)o->count * sizeof(uint64_t));
+    if (!pg->coff || !pg->clen)
+        return job->err;
+    for (uint64_t i = 0; i < o->count; i++) {
+        uint64_t off = elem(t, o->type, o->val, i), len = elem(t, c->type, c->val, i);
+        if (len == 0) {
+            /* An absent strip or tile (sparse file); readers fill it in. */
+            if (off != 0)
+                return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u %s %llu has an offset but no bytes", pno,
+                               pg->tiled ? "tile" : "strip", (unsigned long long)i);
+        } else if (off >= t->size) {
+            return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u %s %llu at byte %llu is outside the file", pno,
+                           pg->tiled ? "tile" : "strip", (unsigned long long)i, (unsigned long long)off);
+        } else if (len > t->size - off) {
+            return um_fail(job, UNMETA_E_TRUNCATED, "TIFF: IFD%u %s %llu runs past the end of the file "
+                           "(%llu bytes at byte %llu)", pno, pg->tiled ? "tile" : "strip", (unsigned long long)i,
+                           (unsigned long long)len, (unsigned long long)off);
+        }
+        pg->coff[i] = off;
+        pg->clen[i] = len;
+        UM_TRY(add_range(t, off, len, 1));
+    }
+    return 0;
+}
+
+/* JPEG-in-TIFF (TIFF Technical Note 2): the tables and each strip or tile
+ * are JPEG streams, copied byte for byte. Their headers may carry APPn or
+ * COM segments (EXIF, XMP, comments) that libjpeg skips: such a file is
+ * refused rather than passed on with metadata inside its "pixels". Only
+ * APP0 JFIF without a thumbnail and APP14 Adobe (colour transform) are
+ * rendering data. mem is the stream in memory, or NULL to read it at off. */
+static int check_jpeg_stream(tiff *t, const uint8_t *mem, uint64_t off, uint64_t len, unsigned pno,
+                             const char *what, uint64_t idx)
+{
+    um_job *job = t->job;
+    uint64_t pos = 2;
+    uint8_t h[18];
+    if (len < 2)
+        return 0;
+    for (int seg = 0; seg < 1024; seg++) {
+        size_t n = len - pos < sizeof(h) ? (size_t)(len - pos) : sizeof(h);
+        if (n < 2)
+            return 0;
+        if (mem)
+            memcpy(h, mem + pos, n);
+        else
+            UM_TRY(um_read_at(job, off + pos, h, n));
+        if (h[0] != 0xFF)
+            return 0; /* not a marker: the decoder will judge */
+        uint8_t m = h[1];
+        if (m == 0xFF) {
+            pos++;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9)
+            return 0; /* scan data or end: nothing before it hid anything */
+        if ((m >= 0xD0 && m <= 0xD8) || m == 0x01) {
+            pos += 2;
+            continue;
+        }
+        if (n < 4)
+            return 0;
+        uint16_t sl = um_be16(h + 2);
+        int ok = 1;
+        if (m == 0xFE || (m >= 0xE1 && m <= 0xEF && m != 0xEE))
+            ok = 0;
+        else if (m == 0xE0)
+            ok = n >= 18 && memcmp(h + 4, "JFIF\0", 5) == 0 && h[16] == 0 && h[17] == 0;
+        else if (m == 0xEE)
+            ok = n >= 9 && memcmp(h + 4, "Adobe", 5) == 0;
+        if (!ok) {
+            char name[40], seg_name[8];
+            if (mem)
+                snprintf(name, sizeof(name), "%s", what);
+            else
+                snprintf(name, sizeof(name), "%s %llu", what, (unsigned long long)idx);
+            snprintf(seg_name, sizeof(seg_name), m == 0xFE ? "COM" : "APP%d", m - 0xE0);
+            return um_fail(job, UNMETA_E_UNSUPPORTED, "TIFF: IFD%u %s is a JPEG stream with a %s segment "
+                           "(metadata inside image data is not supported yet)", pno, name, seg_name);
+        }
+        pos += 2 + (uint64_t)sl;
+        if (pos >= len)
+            return 0;
+    }
+    return 0;
+}
+
+static int cmp_kept(const void *a, const void *b)
+{
+    const kept *x = a, *y = b;
+    return (x->tag > y->tag) - (x->tag < y->tag);
+}
+
+/* Reads one page: its IFD at off. */
+static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
+{
+    um_job *job = t->job;
+    rawent *es = NULL, *drop = NULL;
+    size_t n = 0, ndrop = 0;
+    int rc = 0;
+    char kind[32];
+    int icc_blk = -1;
+
+    UM_TRY(read_ifd(t, pg->ifd_off, 1, "IFD", &es, &n, next));
+    snprintf(kind, sizeof(kind), "IFD%u", pno);
+    int blk = um_report_block(job, kind, pg->ifd_off, t->csz + (uint64_t)n * t->esz + t->osz, UNMETA_ACTION_KEEP);
+    UM_TRY_GOTO(rc, blk, done);
+    drop = um_calloc(job, n, sizeof(*drop));
+    if (!drop) {
+        rc = job->err;
+        goto done;
+    }
+
+    /* Camera raws first: refused before anything else is said. */
+    for (size_t i = 0; i < n; i++) {
+        const rawent *e = &es[i];
+        if (e->tag == 50706) { /* DNGVersion (DNG 1.6 section 6) */
+            rc = um_fail(job, UNMETA_E_UNSUPPORTED, "TIFF: this is a DNG camera raw file; "
+                         "DNG camera raw files are not supported yet");
+            goto done;
+        }
+        if (pno == 0 && e->tag == 271 && e->type == T_ASCII && value_inside(t, e) && e->len < 4096) {
+            uint8_t *v = NULL;
+            UM_TRY_GOTO(rc, read_value(t, e, &v), done);
+            text_of(v, (size_t)e->len, t->make, sizeof(t->make));
+            free(v);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rawent *e = &es[i];
+        if (e->inl && e->count >= 1 && (e->type == T_SHORT || e->type == T_LONG)) {
+            uint64_t val = elem(t, e->type, e->field, 0);
+            if ((e->tag == 259 && raw_compression(val)) || (e->tag == 262 && raw_photometric(val))) {
+                rc = refuse_raw(t);
+                goto done;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (es[i].tag == 330)
+            UM_TRY_GOTO(rc, check_subifds(t, &es[i]), done);
+
+    for (size_t i = 0; i < n; i++) {
+        const rawent *e = &es[i];
+        if (!e->inl && e->known)
+            UM_TRY_GOTO(rc, add_range(t, e->voff, value_inside(t, e) ? e->len : 0, 0), done);
+        if (keep_tag(e->tag) || e->tag == 34675) {
+            if (find_kept(pg, e->tag)) {
+                /* A duplicate: readers use the first; the rest goes. */
+                UM_TRY_GOTO(rc, um_report_note(job, "TIFF: IFD%u repeats tag %u; the repeat was dropped", pno, e->tag),
+                            done);
+                continue;
+            }
+            if (!e->known) {
+                /* libtiff ignores a tag of a type it does not know; so do we. */
+                UM_TRY_GOTO(rc, um_report_note(job, "TIFF: IFD%u tag %u has unknown type %u and was dropped", pno,
+                                               e->tag, e->type), done);
+                continue;
+            }
+            UM_TRY_GOTO(rc, account(t, e->len), done);
+            if (e->tag == 34675) {
+                int strip = job->ctx->icc_mode == UNMETA_ICC_STRIP;
+                icc_blk = um_report_block(job, "ICC profile (tag 34675)", e->voff, e->len,
+                                          strip ? UNMETA_ACTION_REMOVE : UNMETA_ACTION_REWRITE);
+                UM_TRY_GOTO(rc, icc_blk, done);
+                uint8_t *v = NULL;
+                if (!value_inside(t, e)) {
+                    UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICCProfile",
+                                                      "unusable profile (outside the file)"), done);
+                    um_report_block_action(job, icc_blk, UNMETA_ACTION_REMOVE);
+                    continue;
+                }
+                UM_TRY_GOTO(rc, read_value(t, e, &v), done);
+                int changed = 0;
+                rc = um_icc_neutralise(job, icc_blk, v, (size_t)e->len, &changed);
+                if (rc == UNMETA_E_MALFORMED) {
+                    /* A profile no colour engine could use either: dropped,
+                     * and a finding, since its bytes were never understood. */
+                    free(v);
+                    rc = um_report_note(job, "the ICC profile is malformed and was dropped: %s", job->ctx->errmsg);
+                    clear_error(job);
+                    UM_TRY_GOTO(rc, rc, done);
+                    um_report_block_action(job, icc_blk, UNMETA_ACTION_REMOVE);
+                    UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICCProfile",
+                                                      "unusable profile (malformed), %llu bytes",
+                                                      (unsigned long long)e->len), done);
+                    continue;
+                }
+                if (rc < 0) {
+                    free(v);
+                    goto done;
+                }
+                if (strip) {
+                    free(v);
+                    continue;
+                }
+                if (!changed)
+                    um_report_block_action(job, icc_blk, UNMETA_ACTION_KEEP);
+                rc = add_kept(t, pg, e, v);
+                if (rc < 0) {
+                    free(v);
+                    goto done;
+                }
+                continue;
+            }
+            uint8_t *v = NULL;
+            UM_TRY_GOTO(rc, read_value(t, e, &v), done);
+            rc = add_kept(t, pg, e, v);
+            if (rc < 0) {
+                free(v);
+                goto done;
+            }
+            continue;
+        }
+        um_report_block_action(job, blk, UNMETA_ACTION_REWRITE);
+        int handled = 0;
+        UM_TRY_GOTO(rc, report_special(t, pno, e, &handled), done);
+        if (!handled)
+            drop[ndrop++] = *e;
+    }
+    if (ndrop)
+        UM_TRY_GOTO(rc, scan_dropped(t, pno, drop, ndrop), done);
+
+    if (!find_kept(pg, 256) || !find_kept(pg, 257)) {
+        rc = um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has no image size", pno);
+        goto done;
+    }
+    uint64_t comp = kept_int(t, pg, 259, 1);
+    if (comp == 6) {
+        rc = um_fail(job, UNMETA_E_UNSUPPORTED, "TIFF: IFD%u uses old-style JPEG compression (6), "
+                     "which is not supported yet", pno);
+        goto done;
+    }
+    UM_TRY_GOTO(rc, load_chunks(t, pg, pno), done);
+    if (comp == 7) {
+        kept *jt = find_kept(pg, 347);
+        if (jt)
+            UM_TRY_GOTO(rc, check_jpeg_stream(t, jt->val, 0, jt->len, pno, "JPEGTables", 0), done);
+        for (uint64_t i = 0; i < pg->nchunks; i++)
+            UM_TRY_GOTO(rc, check_jpeg_stream(t, NULL, pg->coff[i], pg->clen[i], pno, pg->tiled ? "tile" : "strip", i),
+                        done);
+    }
+    if (comp == 7 && !find_kept(pg, 254)) {
+        /* NewSubfileType 0 (a full-resolution page) is the default, and
+         * saying so keeps metadata readers (exiftool) from taking a lone
+         * JPEG strip for an embedded preview image. */
+        rawent z;
+        memset(&z, 0, sizeof(z));
+        z.tag = 254;
+        z.type = T_LONG;
+        z.count = 1;
+        z.len = 4;
+        uint8_t *v = um_calloc(job, 4, 1);
+        if (!v) {
+            rc = job->err;
+            goto done;
+        }
+        rc = add_kept(t, pg, &z, v);
+        if (rc < 0) {
+            free(v);
+            goto done;
+        }
+    }
+    qsort(pg->e, pg->n, sizeof(*pg->e), cmp_kept);
+    if (pno == 0 && job->ctx->apply_orientation && kept_int(t, pg, 274, 1) > 1 && !t->apply_note) {
+        t->apply_note = 1;
+        UM_TRY_GOTO(rc, um_report_note(job, "TIFF: orientation is kept as a tag; the pixels are not rotated"), done);
+    }
+    uint64_t first = UINT64_MAX, total = 0;
+    for (uint64_t i = 0; i < pg->nchunks; i++) {
+        if (pg->clen[i] && pg->coff[i] < first)
+            first = pg->coff[i];
+        total += pg->clen[i];
+    }
+    snprintf(kind, sizeof(kind), "IFD%u %s", pno, pg->tiled ? "tiles" : "strips");
+    UM_TRY_GOTO(rc, um_report_block(job, kind, first == UINT64_MAX ? 0 : first, total, UNMETA_ACTION_KEEP), done);
+done:
+    free(es);
+    free(drop);
+    return rc;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const range *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return (x->chunk > y->chunk) - (x->chunk < y->chunk);
+}
+
+/* Image data may overlap neither other image data (identical ranges
+ * aside: writers share one blank strip) nor the file's structure and
+ * metadata, which would otherwise be copied as "pixels". */
+static int check_overlaps(tiff *t)
+{
+    qsort(t->ranges, t->nranges, sizeof(*t->ranges), cmp_range);
+    uint64_t struct_end = 0, chunk_end = 0, chunk_start = 0;
+    for (size_t i = 0; i < t->nranges; i++) {
+        const range *r = &t->ranges[i];
+        if (r->chunk) {
+            if (r->start < struct_end)
+                return um_fail(t->job, UNMETA_E_MALFORMED, "TIFF: image data at byte %llu overlaps the file's "
+                               "structure or metadata", (unsigned long long)r->start);
+            if (r->start < chunk_end && !(r->start == chunk_start && r->end == chunk_end))
+                return um_fail(t->job, UNMETA_E_MALFORMED, "TIFF: image data at byte %llu overlaps other image data",
+                               (unsigned long long)r->start);
+            if (r->end > chunk_end) {
+                chunk_end = r->end;
+                chunk_start = r->start;
+            }
+        } else {
+            if (r->start < chunk_end)
+                return um_fail(t->job, UNMETA_E_MALFORMED, "TIFF: structure at byte %llu overlaps image data",
+                               (unsigned long long)r->start);
+            if (r->end > struct_end)
+                struct_end = r->end;
+        }
+    }
+    return 0;
+}
+
+static int walk(tiff *t)
+{
+    um_job *job = t->job;
+    uint8_t h[16];
+    size_t hn = t->size < 16 ? (size_t)t->size : 16;
+    if (t->size < 8)
+        return um_fail(job, UNMETA_E_TRUNCATED, "TIFF: the file is %llu bytes, shorter than a header",
+                       (unsigned long long)t->size);
+    UM_TRY(um_read_at(job, 0, h, hn));
+    if (memcmp(h, "IIRO", 4) == 0 || memcmp(h, "IIRS", 4) == 0 || memcmp(h, "MMOR", 4) == 0)
+        return um_fail(job, UNMETA_E_UNSUPPORTED, "TIFF: this is an Olympus ORF camera raw file; "
+                       "camera raw files are not supported yet");
+    if (memcmp(h, "IIU\0", 4) == 0)
+        return um_fail(job, UNMETA_E_UNSUPPORTED, "TIFF: this is a Panasonic RW2 camera raw file; "
+                       "camera raw files are not supported yet");
+    t->le = h[0] == 'I';
+    uint16_t magic = rd16(t, h + 2);
+    uint64_t first;
+    if (magic == 43) {
+        /* BigTIFF: offset size 8, reserved 0, then an 8-byte offset. */
+        if (t->size < 16)
+            return um_fail(job, UNMETA_E_TRUNCATED, "TIFF: the file ends inside the BigTIFF header");
+        if (rd16(t, h + 4) != 8 || rd16(t, h + 6) != 0)
+            return um_fail(job, UNMETA_E_MALFORMED, "TIFF: BigTIFF header with offset size %u", rd16(t, h + 4));
+        t->big = 1;
+        t->osz = 8;
+        t->esz = 20;
+        t->csz = 8;
+        first = rd64(t, h + 8);
+        UM_TRY(um_report_block(job, "BigTIFF header", 0, 16, UNMETA_ACTION_KEEP));
+        UM_TRY(add_range(t, 0, 16, 0));
+    } else {
+        t->osz = 4;
+        t->esz = 12;
+        t->csz = 2;
+        first = rd32(t, h + 4);
+        /* Canon CR2: "CR" and a version after the header (CR2 spec). */
+        if (hn >= 10 && h[8] == 'C' && h[9] == 'R')
+            return um_fail(job, UNMETA_E_UNSUPPORTED, "TIFF: this is a Canon CR2 camera raw file; "
+                           "camera raw files are not supported yet");
+        UM_TRY(um_report_block(job, "TIFF header", 0, 8, UNMETA_ACTION_KEEP));
+        UM_TRY(add_range(t, 0, 8, 0));
+    }
+    if (first == 0)
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: no image (the first IFD offset is 0)");
+
+    size_t cap = 0;
+    uint64_t off = first;
+    while (off) {
+        for (size_t i = 0; i < t->npages; i++)
+            if (t->pages[i].ifd_off == off)
+                return um_fail(job, UNMETA_E_MALFORMED, "TIFF: the IFD chain loops back to byte %llu",
+                               (unsigned long long)off);
+        if (t->npages >= MAX_PAGES)
+            return um_fail(job, UNMETA_E_LIMIT, "TIFF: more than %u pages", MAX_PAGES);
+        if (t->npages == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            page *p = um_realloc(job, t->pages, ncap * sizeof(*p));
+            if (!p)
+                return job->err;
+            t->pages = p;
+            cap = ncap;
+        }
+        page *pg = &t->pages[t->npages++];
+        memset(pg, 0, sizeof(*pg));
+        pg->ifd_off = off;
+        uint64_t next = 0;
+        UM_TRY(read_page(t, pg, (unsigned)(t->npages - 1), &next));
+        UM_TRY(um_job_check_cancel(job));
+        off = next;
+    }
+    return check_overlaps(t);
+}
+
+/* ---- pass 2: writing ----------------------------------------------------- */
+
+/* Bytes of a page's IFD with its out-of-line values. */
+static uint64_t ifd_bytes(const tiff *t, const page *pg)
+{
+    uint64_t s = t->csz + (uint64_t)pg->n * t->esz + t->osz;
+    for (size_t i = 0; i < pg->n; i++)
+        if (pg->e[i].len > t->osz)
+            s = align2(s) + pg->e[i].len;
+    return s;
+}
+
+/* Replaces the page's offsets value by one sized for the output (LONG, or
+ * LONG8 in BigTIFF), filled in by emit once the layout is known. */
+static int prepare_offsets(tiff *t, page *pg)
+{
+    kept *o = find_kept(pg, pg->tiled ? 324 : 273);
+    uint16_t type = t->big ? T_LONG8 : T_LONG;
+    uint64_t len;
+    if (!um_mul_u64(&len, pg->nchunks, type_size(type)) || len > t->job->ctx->limits.max_block)
+        return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: offsets table too large");
+    uint8_t *v = um_calloc(t->job, (size_t)len, 1);
+    if (!v)
+        return t->job->err;
+    free(o->val);
+    o->val = v;
+    o->len = (size_t)len;
+    o->type = type;
+    o->count = pg->nchunks;
+    return 0;
+}
+
+static int layout(tiff *t)
+{
+    uint64_t pos = t->big ? 16 : 8;
+    for (size_t i = 0; i < t->npages; i++) {
+        page *pg = &t->pages[i];
+        UM_TRY(prepare_offsets(t, pg));
+        pos = align2(pos);
+        pg->out_ifd = pos;
+        if (!um_add_u64(&pos, pos, ifd_bytes(t, pg)))
+            return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: output too large");
+        pg->out_data = pos;
+        for (uint64_t k = 0; k < pg->nchunks; k++)
+            if (!um_add_u64(&pos, pos, pg->clen[k]))
+                return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: output too large");
+    }
+    if (!t->big && pos > UINT32_MAX)
+        return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: the output would pass 4 GiB, beyond classic TIFF offsets");
+    return 0;
+}
+
+static int emit_page(tiff *t, size_t idx)
+{
+    um_job *job = t->job;
+    page *pg = &t->pages[idx];
+    kept *o = find_kept(pg, pg->tiled ? 324 : 273);
+    uint64_t at = pg->out_data;
+    for (uint64_t k = 0; k < pg->nchunks; k++) {
+        uint64_t v = pg->clen[k] ? at : 0;
+        if (t->big)
+            wr64(t, o->val + 8 * k, v);
+        else
+            wr32(t, o->val + 4 * k, (uint32_t)v);
+        at += pg->clen[k];
+    }
+    if (um_plan_size(job) & 1) {
+        uint8_t z = 0;
+        UM_TRY(um_plan_data(job, &z, 1));
+    }
+    if (um_plan_size(job) != pg->out_ifd)
+        return um_fail(job, UNMETA_E_STATE, "internal: TIFF layout mismatch");
+    uint64_t sz = ifd_bytes(t, pg);
+    uint8_t *b = um_plan_reserve(job, (size_t)sz);
+    if (!b)
+        return job->err;
+    if (t->big)
+        wr64(t, b, pg->n);
+    else
+        wr16(t, b, (uint16_t)pg->n);
+    uint64_t vp = t->csz + (uint64_t)pg->n * t->esz + t->osz;
+    for (size_t i = 0; i < pg->n; i++) {
+        const kept *e = &pg->e[i];
+        uint8_t *p = b + t->csz + i * t->esz;
+        wr16(t, p, e->tag);
+        wr16(t, p + 2, e->type);
+        if (t->big)
+            wr64(t, p + 4, e->count);
+        else
+            wr32(t, p + 4, (uint32_t)e->count);
+        uint8_t *f = p + (t->big ? 12 : 8);
+        if (e->len <= t->osz) {
+            memcpy(f, e->val, e->len);
+        } else {
+            vp = align2(vp);
+            memcpy(b + vp, e->val, e->len);
+            wroff(t, f, pg->out_ifd + vp);
+            vp += e->len;
+        }
+    }
+    uint64_t next = idx + 1 < t->npages ? t->pages[idx + 1].out_ifd : 0;
+    wroff(t, b + t->csz + (uint64_t)pg->n * t->esz, next);
+    for (uint64_t k = 0; k < pg->nchunks; k++)
+        UM_TRY(um_plan_copy(job, pg->coff[k], pg->clen[k]));
+    return 0;
+}
+
+static int emit(tiff *t)
+{
+    uint8_t h[16];
+    memset(h, 0, sizeof(h));
+    memcpy(h, t->le ? "II" : "MM", 2);
+    wr16(t, h + 2, t->big ? 43 : 42);
+    if (t->big) {
+        wr16(t, h + 4, 8);
+        wr64(t, h + 8, t->pages[0].out_ifd);
+    } else {
+        wr32(t, h + 4, (uint32_t)t->pages[0].out_ifd);
+    }
+    UM_TRY(um_plan_data(t->job, h, t->big ? 16 : 8));
+    for (size_t i = 0; i < t->npages; i++)
+        UM_TRY(emit_page(t, i));
+    return 0;
+}
+
+static int run(um_job *job)
+{
+    tiff t;
+    int rc;
+    memset(&t, 0, sizeof(t));
+    t.job = job;
+    t.size = um_reader_size(job->in);
+    UM_TRY_GOTO(rc, walk(&t), done);
+    UM_TRY_GOTO(rc, layout(&t), done);
+    rc = emit(&t);
+done:
+    for (size_t i = 0; i < t.npages; i++) {
+        page *pg = &t.pages[i];
+        for (size_t k = 0; k < pg->n; k++)
+            free(pg->e[k].val);
+        free(pg->e);
+        free(pg->coff);
+        free(pg->clen);
+    }
+    free(t.pages);
+    free(t.ranges);
+    return rc;
+}
+
+const um_format um_format_tiff = {
+    .name = "tiff",
+    .mime = "image/tiff",
+    .ext = "tif",
+    .probe = probe,
+    .run = run,
+};
