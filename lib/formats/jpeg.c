@@ -325,6 +325,9 @@ static int walk(jpeg *j)
             UM_TRY(add_seg(j, start, pos, pos, m, SEG_KEEP));
             continue;
         }
+        if (size - pos < 2)
+            return um_fail(job, UNMETA_E_TRUNCATED, "JPEG: the file ends inside the length of marker 0x%02X at byte %llu",
+                           m, (unsigned long long)start);
         UM_TRY(um_read_at(job, pos, hdr, 2));
         uint16_t len = um_be16(hdr);
         if (len < 2)
