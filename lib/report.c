@@ -76,23 +76,67 @@ static int grow(um_job *job, void **arr, uint32_t *cap, uint32_t n, size_t elem)
     return 0;
 }
 
-/* Copies s, making it printable and at most max bytes. */
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0 when there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k;
+    uint32_t cp, min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        k = 2, cp = c & 0x1Fu, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3, cp = c & 0x0Fu, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4, cp = c & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < k)
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return k;
+}
+
+/* Copies s, making it printable and at most max bytes. Values come from
+ * files in any encoding, and reach JSON, Java and Swift strings, which need
+ * valid UTF-8: control bytes become '.', bytes that are not part of a
+ * well-formed UTF-8 sequence become '?', and a cut never splits a
+ * character. */
 static char *printable(const char *s, size_t max)
 {
-    size_t n = strlen(s);
-    if (n > max)
-        n = max;
-    char *d = malloc(n + 4);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), o = 0, i = 0;
+    char *d = malloc((n < max ? n : max) + 4);
     if (!d)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        d[i] = (c < 0x20 || c == 0x7f) ? '.' : (char)c;
+    while (i < n) {
+        unsigned char c = u[i];
+        size_t k = (c < 0x20 || c == 0x7f) ? 1 : utf8_len(u + i, n - i);
+        if (o + (k ? k : 1) > max)
+            break;
+        if (c < 0x20 || c == 0x7f)
+            d[o++] = '.';
+        else if (k == 0)
+            d[o++] = '?';
+        else {
+            memcpy(d + o, u + i, k);
+            o += k;
+        }
+        i += k ? k : 1;
     }
-    if (strlen(s) > max) {
-        memcpy(d + n, "...", 4);
+    if (i < n) {
+        memcpy(d + o, "...", 4);
     } else {
-        d[n] = '\0';
+        d[o] = '\0';
     }
     return d;
 }
