@@ -161,7 +161,14 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
             rc = -1;
             goto done;
         }
-        out = strdup(file);
+        /* Replace the file itself, not a symbolic link to it: renaming over
+         * the link would leave the original, metadata and all, in place. */
+        out = realpath(file, NULL);
+        if (!out) {
+            err_file(file, "cannot resolve: %s", strerror(errno));
+            rc = -1;
+            goto done;
+        }
     } else if (o->out) {
         if (strcmp(o->out, "-") == 0)
             to_stdout = 1;
