@@ -72,6 +72,10 @@ static void usage(FILE *f)
         prog);
 }
 
+#if defined(__GNUC__)
+static void err_file(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#endif
+
 static void err_file(const char *file, const char *fmt, ...)
 {
     va_list ap;
