@@ -478,6 +478,57 @@ def test_icc_multichunk(t):
     check_neutralised(big, extract_icc(out2))
 
 
+def icc_with_tags(p, extra):
+    """Rebuilds profile p with extra (signature, data) tags appended to its
+    tag table (ICC.1:2010 7.3), offsets recomputed, data 4-byte aligned."""
+    count = struct.unpack(">I", p[128:132])[0]
+    tags = []
+    for i in range(count):
+        sig, off, size = struct.unpack(">4sII", p[132 + 12 * i:144 + 12 * i])
+        tags.append((sig, p[off:off + size]))
+    tags += extra
+    start = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for sig, data in tags:
+        table += struct.pack(">4sII", sig, start + len(body), len(data))
+        body += data + bytes(-len(data) % 4)
+    out = bytearray(p[:128]) + table + body
+    out[0:4] = struct.pack(">I", len(out))
+    return bytes(out)
+
+
+def desc_tag(text):
+    a = text.encode() + b"\0"
+    return b"desc\0\0\0\0" + struct.pack(">I", len(a)) + a + bytes(4 + 4 + 2 + 1 + 67)
+
+
+def mluc_tag(text):
+    u = text.encode("utf-16-be")
+    return b"mluc\0\0\0\0" + struct.pack(">II2s2sII", 1, 12, b"en", b"US", len(u), 28) + u
+
+
+def test_icc_device_description_tags(t):
+    p = icc_with_tags(identify_icc(icc_file("srgb.icc")),
+                      [(b"dmnd", desc_tag("CANARY-ICC-MAKER")), (b"dmdd", mluc_tag("CANARY-ICC-MODEL"))])
+    prof = t.path("dm.icc")
+    write(prof, p)
+    src = exiftool(cjpeg(t, "icc-dm.jpg"), f"-ICC_Profile<={prof}")
+    ex = exif(src)
+    assert ex.get("ICC_Profile:DeviceMfgDesc") == "CANARY-ICC-MAKER", ex
+    assert ex.get("ICC_Profile:DeviceModelDesc") == "CANARY-ICC-MODEL", ex
+    out = judge(t, src, ["CANARY-ICC-MAKER", "CNRY"])
+    t.assert_absent(out, "CANARY-ICC-MODEL".encode("utf-16-be"))
+    ex2 = exif(out)
+    assert not ex2.get("ICC_Profile:DeviceMfgDesc"), ex2
+    assert not ex2.get("ICC_Profile:DeviceModelDesc"), ex2
+    # Colour data untouched: every other tag is the same.
+    for key in ("ICC_Profile:ProfileDescription", "ICC_Profile:RedMatrixColumn",
+                "ICC_Profile:MediaWhitePoint"):
+        assert ex2.get(key) == ex.get(key) and ex.get(key), key
+    after = extract_icc(out)
+    assert len(after) == len(p)
+
+
 def test_icc_unusable_dropped_and_reported(t):
     # A profile that cannot be reassembled or read is dropped, never
     # half-copied; its bytes were not understood, so `check` must not call
