@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +71,10 @@ static void usage(FILE *f)
         "metadata, 2 error. See unmeta(1).\n",
         prog);
 }
+
+#if defined(__GNUC__)
+static void err_file(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#endif
 
 static void err_file(const char *file, const char *fmt, ...)
 {
@@ -162,10 +165,11 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
             rc = -1;
             goto done;
         }
-        /* Replace the file a symlink points to, not the link itself. */
+        /* Replace the file itself, not a symbolic link to it: renaming over
+         * the link would leave the original, metadata and all, in place. */
         out = realpath(file, NULL);
         if (!out) {
-            err_file(file, "cannot resolve the path: %s", strerror(errno));
+            err_file(file, "cannot resolve: %s", strerror(errno));
             rc = -1;
             goto done;
         }
@@ -244,17 +248,45 @@ static const char *short_kind_list(const unmeta_report *r, char *buf, size_t n)
     return buf;
 }
 
-/* Writes s as a JSON string, quotes included. */
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 if none. */
+static size_t utf8_len(const unsigned char *s)
+{
+    size_t k;
+    uint32_t cp, min;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        k = 2, cp = s[0] & 0x1Fu, min = 0x80;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        k = 3, cp = s[0] & 0x0Fu, min = 0x800;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        k = 4, cp = s[0] & 0x07u, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : k;
+}
+
+/* A JSON string. File names are bytes, not text: anything that is not
+ * UTF-8 becomes U+FFFD so every line stays valid JSON. */
 static void put_json_string(const char *s)
 {
     putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t k = utf8_len(p);
         if (*p == '"' || *p == '\\')
             printf("\\%c", *p);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7f)
             printf("\\u%04x", *p);
+        else if (k == 0)
+            fputs("\\ufffd", stdout);
         else
-            putchar(*p);
+            fwrite(p, 1, k, stdout);
+        p += k ? k : 1;
     }
     putchar('"');
 }

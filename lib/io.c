@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,10 @@ int32_t unmeta_source_new_memory(unmeta_source **out, const void *data, uint64_t
 
 int32_t unmeta_source_new_callbacks(unmeta_source **out, const unmeta_io_callbacks *cb, void *user)
 {
-    if (!cb || cb->struct_size < sizeof(uint32_t) + sizeof(void *) || !cb->read)
+    /* The caller's struct must hold the whole read pointer: adding up field
+     * sizes forgets the padding after struct_size, and a size ending inside
+     * the pointer would copy half of it. */
+    if (!cb || cb->struct_size < offsetof(unmeta_io_callbacks, read) + sizeof(cb->read) || !cb->read)
         return UNMETA_E_INVALID;
     UM_TRY(new_source(out, SRC_CB));
     unmeta_io_callbacks def = UNMETA_IO_CALLBACKS_INIT;
@@ -462,7 +466,7 @@ int32_t unmeta_sink_new_memory(unmeta_sink **out)
 
 int32_t unmeta_sink_new_callbacks(unmeta_sink **out, const unmeta_io_callbacks *cb, void *user)
 {
-    if (!cb || cb->struct_size < sizeof(uint32_t) + 2 * sizeof(void *) || !cb->write)
+    if (!cb || cb->struct_size < offsetof(unmeta_io_callbacks, write) + sizeof(cb->write) || !cb->write)
         return UNMETA_E_INVALID;
     UM_TRY(new_sink(out, SNK_CB));
     unmeta_io_callbacks def = UNMETA_IO_CALLBACKS_INIT;

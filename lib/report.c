@@ -76,60 +76,64 @@ static int grow(um_job *job, void **arr, uint32_t *cap, uint32_t n, size_t elem)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t left)
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0 when there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t n;
     unsigned char c = s[0];
+    size_t k;
+    uint32_t cp, min;
     if (c < 0x80)
         return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
+    if (c >= 0xC2 && c <= 0xDF) {
+        k = 2, cp = c & 0x1Fu, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3, cp = c & 0x0Fu, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4, cp = c & 0x07u, min = 0x10000;
+    } else {
         return 0;
-    if (n > left)
+    }
+    if (n < k)
         return 0;
-    for (size_t i = 1; i < n; i++)
+    for (size_t i = 1; i < k; i++) {
         if ((s[i] & 0xC0) != 0x80)
             return 0;
-    /* overlong 3/4-byte forms, surrogates, beyond U+10FFFF */
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
-        (c == 0xF4 && s[1] > 0x8F))
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return 0;
-    return n;
+    return k;
 }
 
-/* Copies s as printable, valid UTF-8 of at most max bytes: control bytes
- * become '.', invalid sequences '?', so reports are always valid JSON. */
+/* Copies s, making it printable and at most max bytes. Values come from
+ * files in any encoding, and reach JSON, Java and Swift strings, which need
+ * valid UTF-8: control bytes become '.', bytes that are not part of a
+ * well-formed UTF-8 sequence become '?', and a cut never splits a
+ * character. */
 static char *printable(const char *s, size_t max)
 {
-    size_t len = strlen(s);
-    char *d = malloc((len < max ? len : max) + 4);
-    size_t o = 0, i = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), o = 0, i = 0;
+    char *d = malloc((n < max ? n : max) + 4);
     if (!d)
         return NULL;
-    while (i < len) {
-        const unsigned char *u = (const unsigned char *)s + i;
-        size_t n = utf8_len(u, len - i);
-        if (o + (n ? n : 1) > max)
+    while (i < n) {
+        unsigned char c = u[i];
+        size_t k = (c < 0x20 || c == 0x7f) ? 1 : utf8_len(u + i, n - i);
+        if (o + (k ? k : 1) > max)
             break;
-        if (n == 0) {
+        if (c < 0x20 || c == 0x7f)
+            d[o++] = '.';
+        else if (k == 0)
             d[o++] = '?';
-            i++;
-        } else if (n == 1) {
-            d[o++] = (u[0] < 0x20 || u[0] == 0x7f) ? '.' : (char)u[0];
-            i++;
-        } else {
-            memcpy(d + o, u, n);
-            o += n;
-            i += n;
+        else {
+            memcpy(d + o, u + i, k);
+            o += k;
         }
+        i += k ? k : 1;
     }
-    if (i < len) {
+    if (i < n) {
         memcpy(d + o, "...", 4);
     } else {
         d[o] = '\0';

@@ -55,6 +55,8 @@ const char *unmeta_strerror(int32_t code)
     }
 }
 
+static void set_msg(char *dst, int code, const char *fmt, va_list ap) UM_PRINTF(3, 0);
+
 static void set_msg(char *dst, int code, const char *fmt, va_list ap)
 {
     if (fmt)

@@ -47,6 +47,7 @@ typedef struct seg {
     uint8_t marker;  /* 0 for entropy-coded data */
     uint8_t cls;
     uint8_t icc_seq; /* SEG_ICC: chunk number */
+    int block;       /* SEG_ICC: its block in the report */
 } seg;
 
 typedef struct jpeg {
@@ -173,6 +174,7 @@ static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
         }
         s->cls = SEG_ICC;
         s->icc_seq = seq;
+        s->block = blk;
         return 0;
     }
     if (m == 0xEE && starts(b, n, "Adobe", 5) && !j->adobe_seen) {
@@ -325,6 +327,9 @@ static int walk(jpeg *j)
             UM_TRY(add_seg(j, start, pos, pos, m, SEG_KEEP));
             continue;
         }
+        if (size - pos < 2)
+            return um_fail(job, UNMETA_E_TRUNCATED, "JPEG: the file ends inside the length of marker 0x%02X at byte %llu",
+                           m, (unsigned long long)start);
         UM_TRY(um_read_at(job, pos, hdr, 2));
         uint16_t len = um_be16(hdr);
         if (len < 2)
@@ -389,12 +394,38 @@ static int walk(jpeg *j)
     }
 }
 
-/* Reassembles and neutralises the ICC profile from its chunks. */
+/* Drops a profile that cannot be reassembled or read: every chunk is
+ * removed, and since its bytes were never understood (a device header may
+ * sit in them) they count as a finding, so `check` never calls such a file
+ * clean. */
+static int drop_icc(jpeg *j, const char *why)
+{
+    um_job *job = j->job;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < j->nsegs; i++) {
+        seg *s = &j->segs[i];
+        if (s->cls != SEG_ICC)
+            continue;
+        um_report_block_action(job, s->block, UNMETA_ACTION_REMOVE);
+        bytes += s->end - s->body;
+    }
+    free(j->icc);
+    j->icc = NULL;
+    j->icc_len = 0;
+    return um_report_finding(job, j->icc_block, UNMETA_CAT_OTHER, "ICCProfile", "unusable profile (%s), %llu bytes",
+                             why, (unsigned long long)bytes);
+}
+
+/* Reassembles the ICC profile from its chunks and neutralises it. With
+ * UNMETA_ICC_STRIP it is still read, so the report names what it held,
+ * then left out. */
 static int build_icc(jpeg *j)
 {
     um_job *job = j->job;
-    if (j->icc_chunks == 0 || j->icc_chunks == 0xFFFFFFFF || job->ctx->icc_mode == UNMETA_ICC_STRIP)
+    if (j->icc_chunks == 0)
         return 0;
+    if (j->icc_chunks == 0xFFFFFFFF)
+        return drop_icc(j, "inconsistent chunk numbers");
     uint64_t total = 0;
     for (uint32_t seq = 1; seq <= j->icc_chunks; seq++) {
         int found = 0;
@@ -404,14 +435,14 @@ static int build_icc(jpeg *j)
                 continue;
             if (found) {
                 UM_TRY(um_report_note(job, "ICC profile chunk %u appears twice; the profile is dropped", seq));
-                return 0;
+                return drop_icc(j, "a repeated chunk");
             }
             found = 1;
             total += s->end - s->body - 14;
         }
         if (!found) {
             UM_TRY(um_report_note(job, "ICC profile chunk %u of %u is missing; the profile is dropped", seq, j->icc_chunks));
-            return 0;
+            return drop_icc(j, "a missing chunk");
         }
     }
     if (total > job->ctx->limits.max_block)
@@ -433,14 +464,19 @@ static int build_icc(jpeg *j)
     int changed;
     int rc = um_icc_neutralise(job, j->icc_block, j->icc, o, &changed);
     if (rc == UNMETA_E_MALFORMED) {
-        /* A profile no colour engine could use either: drop it, say so. */
+        /* A profile no colour engine could use either: drop it, say so.
+         * The failure is not the operation's: clear it. */
         job->err = 0;
-        free(j->icc);
-        j->icc = NULL;
-        um_report_block_action(job, j->icc_block, UNMETA_ACTION_REMOVE);
-        return um_report_note(job, "the ICC profile is malformed and was dropped: %s", job->ctx->errmsg);
+        UM_TRY(um_report_note(job, "the ICC profile is malformed and was dropped: %s", job->ctx->errmsg));
+        job->ctx->errmsg[0] = '\0';
+        return drop_icc(j, "malformed");
     }
     UM_TRY(rc);
+    if (job->ctx->icc_mode == UNMETA_ICC_STRIP) {
+        free(j->icc);
+        j->icc = NULL;
+        return 0;
+    }
     if (!changed)
         um_report_block_action(job, j->icc_block, UNMETA_ACTION_KEEP);
     j->icc_len = o;
