@@ -1281,7 +1281,8 @@ int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *
     {
         uint8_t nonce[16];
         if (size - off < 16) {
-            rc = payload_fail(&job, "the payload nonce is missing or short", 0);
+            /* before any chunk: age (and the CCTV vectors) count it as a header failure */
+            rc = um_fail(&job, UNMETA_E_MALFORMED, "header: the payload nonce is missing or short (truncated file)");
             goto done;
         }
         UM_TRY_GOTO(rc, um_read_at(&job, off, nonce, 16), done);
@@ -1325,9 +1326,10 @@ int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *
         }
         uint64_t padded = (ei.crit & UM_ENV_CRIT_PADDED) ? um_env_padme(want) : want;
         if (padded == 0 || plain_total != padded) {
-            rc = um_fail(&job, UNMETA_E_MALFORMED,
-                         "INFO: the plaintext is %llu bytes, INFO and padding say %llu",
-                         (unsigned long long)plain_total, (unsigned long long)padded);
+            /* INFO is authenticated, the file's size is not: chunks were
+             * cut off or added. Refused before releasing a byte. */
+            rc = payload_fail(&job, plain_total < padded ? "truncated: fewer bytes than INFO declares"
+                                                        : "extended: more bytes than INFO declares", nchunks - 1);
             goto done;
         }
         info.kind = UNMETA_ENVELOPE_UNMETA;
