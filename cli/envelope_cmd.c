@@ -348,6 +348,10 @@ static int cmd_keygen(int argc, char **argv)
         keylist_free(&ids, 1);
         return status;
     }
+    if (!unmeta_envelope_available()) {
+        say("envelopes are not available: this build was made without libsodium");
+        return EXIT_ERROR;
+    }
     char *id = NULL, *rcp = NULL;
     int rc = unmeta_keygen(&id, &rcp);
     if (rc < 0) {

@@ -495,7 +495,7 @@ UM_UNUSED static void fmt_time(char *buf, size_t n, int64_t t)
 /* ---- public parameter structs ------------------------------------------ */
 
 /* Copies a caller's struct of caller_size bytes over defaults. */
-static int copy_params(void *dst, const void *defaults, size_t full, const void *src)
+UM_UNUSED static int copy_params(void *dst, const void *defaults, size_t full, const void *src)
 {
     memcpy(dst, defaults, full);
     if (!src)
@@ -620,8 +620,10 @@ int um_env_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t
         return UNMETA_E_INVALID;
     /* Extract: PRK = HMAC(salt, IKM); an absent salt is HashLen zeros, which
      * HMAC treats exactly like the empty key. */
-    crypto_auth_hmacsha256_init(&st, salt, salt_len);
-    crypto_auth_hmacsha256_update(&st, ikm, ikm_len);
+    static const uint8_t no_salt[1] = { 0 };
+    crypto_auth_hmacsha256_init(&st, salt ? salt : no_salt, salt ? salt_len : 0); /* libsodium's args are nonnull */
+    if (ikm_len)
+        crypto_auth_hmacsha256_update(&st, ikm, ikm_len);
     crypto_auth_hmacsha256_final(&st, prk);
     /* Expand: T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i) */
     size_t done = 0;
@@ -629,7 +631,8 @@ int um_env_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t
         crypto_auth_hmacsha256_init(&st, prk, sizeof(prk));
         if (i > 1)
             crypto_auth_hmacsha256_update(&st, t, sizeof(t));
-        crypto_auth_hmacsha256_update(&st, info, info_len);
+        if (info_len)
+            crypto_auth_hmacsha256_update(&st, info, info_len);
         crypto_auth_hmacsha256_update(&st, &i, 1);
         crypto_auth_hmacsha256_final(&st, t);
         size_t k = out_len - done < sizeof(t) ? out_len - done : sizeof(t);
@@ -1126,7 +1129,7 @@ static int unwrap_file_key(um_job *job, secrets *sec, const um_age_header *h, co
             return um_fail(job, UNMETA_E_LIMIT,
                            "header: scrypt work factor 2^%d needs %llu MiB, over the limit of 2^%d "
                            "(raise max_scrypt_log_n to open it)",
-                           log_n, (unsigned long long)(UINT64_C(1) << log_n) / 1024, max);
+                           log_n, log_n < 50 ? (unsigned long long)(UINT64_C(1) << log_n) / 1024 : ~0ull, max);
         if (crypto_pwhash_scryptsalsa208sha256_ll(p->passphrase, (size_t)p->passphrase_len, salt, sizeof(salt),
                                                   UINT64_C(1) << log_n, 8, 1, sec->wrap_key, 32) != 0)
             return um_fail(job, UNMETA_E_NOMEM, "scrypt with work factor 2^%d failed (out of memory?)", log_n);
