@@ -1,6 +1,6 @@
 /*
  * fuzz_open.c - fuzz target for envelopes (lib/envelope.c): the age header
- * parser, the INFO parser, and the whole open path with a fixed identity
+ * parser, the ASCII armor decoder, the INFO parser, and the whole open path with a fixed identity
  * and a fixed passphrase (work factor capped low so scrypt stays fast).
  *
  * Build: like the other targets, linked with libunmeta_internal and the
@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "unmeta.h"
@@ -30,6 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     um_age_header h;
     if (um_age_header_parse(&h, data, size, msg, sizeof(msg)) == 0)
         um_age_header_free(&h);
+
+    /* the armor decoder alone */
+    uint8_t *dec = NULL;
+    size_t dn = 0;
+    if (um_age_armor_decode(&dec, &dn, data, size, msg, sizeof(msg)) == 0)
+        free(dec);
 
     /* the INFO parser alone, on input that starts with the magic */
     if (size >= UM_ENV_MAGIC_LEN) {

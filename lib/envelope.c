@@ -482,6 +482,127 @@ fail:
     return rc;
 }
 
+/* ---- ASCII armor (age spec, "ASCII armor") ------------------------------ */
+
+#define ARMOR_BEGIN "-----BEGIN AGE ENCRYPTED FILE-----"
+#define ARMOR_END   "-----END AGE ENCRYPTED FILE-----"
+
+static int is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Armored: a first line of dashes (after whitespace), or a text that is not
+ * binary age and holds a BEGIN line further down (so "garbage before the
+ * armor" is named as an armor error, not as "not an age file"). */
+int um_age_is_armored(const uint8_t *p, size_t n)
+{
+    static const char begin_line[] = "\n" ARMOR_BEGIN;
+    size_t i = 0;
+    while (i < n && is_ws(p[i]))
+        i++;
+    if (n - i >= 5 && memcmp(p + i, "-----", 5) == 0)
+        return 1;
+    if (n >= sizeof(AGE_INTRO) - 1 && memcmp(p, AGE_INTRO, sizeof(AGE_INTRO) - 1) == 0)
+        return 0;
+    for (size_t k = 0; k + sizeof(begin_line) - 1 <= n; k++)
+        if (p[k] == '\n' && memcmp(p + k, begin_line, sizeof(begin_line) - 1) == 0)
+            return 1;
+    return 0;
+}
+
+/* Reads one line ending in LF or CRLF (or at the end of the input when
+ * last_ok); returns its length, or -1. *next is past the line ending. */
+static long armor_line(const uint8_t *p, size_t n, size_t pos, size_t *next, int *eof)
+{
+    const uint8_t *nl = memchr(p + pos, '\n', n - pos);
+    size_t end = nl ? (size_t)(nl - p) : n;
+    *eof = !nl;
+    *next = nl ? end + 1 : n;
+    if (end > pos && p[end - 1] == '\r')
+        end--;
+    return (long)(end - pos);
+}
+
+/* The armor: optional whitespace, the BEGIN line, lines of exactly 64
+ * characters of padded, canonical standard base64 and a last line of 1-64,
+ * the END line, optional whitespace. Lines end in LF or CRLF. */
+int um_age_armor_decode(uint8_t **out, size_t *out_len, const uint8_t *p, size_t n, char *msg, size_t msg_size)
+{
+    size_t pos = 0, next, bl = sizeof(ARMOR_BEGIN) - 1, el = sizeof(ARMOR_END) - 1;
+    int eof = 0;
+    *out = NULL;
+    *out_len = 0;
+    while (pos < n && is_ws(p[pos]))
+        pos++;
+    long ll = armor_line(p, n, pos, &next, &eof);
+    if ((size_t)ll != bl || memcmp(p + pos, ARMOR_BEGIN, bl) != 0 || eof) {
+        snprintf(msg, msg_size, "armor: the first line is not \"" ARMOR_BEGIN "\"");
+        return UNMETA_E_MALFORMED;
+    }
+    pos = next;
+    uint8_t *buf = malloc(n / 4 * 3 + 3);
+    char *text = malloc(n + 1);
+    size_t tl = 0;
+    int rc = UNMETA_E_MALFORMED, short_seen = 0;
+    if (!buf || !text) {
+        snprintf(msg, msg_size, "out of memory");
+        rc = UNMETA_E_NOMEM;
+        goto done;
+    }
+    for (;;) {
+        if (pos >= n) {
+            snprintf(msg, msg_size, "armor: no \"" ARMOR_END "\" line");
+            goto done;
+        }
+        ll = armor_line(p, n, pos, &next, &eof);
+        if ((size_t)ll == el && memcmp(p + pos, ARMOR_END, el) == 0)
+            break;
+        if (eof) {
+            snprintf(msg, msg_size, "armor: no \"" ARMOR_END "\" line");
+            goto done;
+        }
+        if (short_seen || ll == 0 || ll > 64) {
+            snprintf(msg, msg_size, "armor: line at byte %zu is %s", pos,
+                     short_seen ? "after a short line" : ll == 0 ? "empty" : "longer than 64 columns");
+            goto done;
+        }
+        if (ll < 64)
+            short_seen = 1;
+        memcpy(text + tl, p + pos, (size_t)ll);
+        tl += (size_t)ll;
+        pos = next;
+    }
+    pos = next;
+    while (pos < n && is_ws(p[pos]))
+        pos++;
+    if (pos != n) {
+        snprintf(msg, msg_size, "armor: data after the END line");
+        goto done;
+    }
+    /* padded base64: a multiple of 4, '=' only as the last one or two */
+    size_t pad = 0;
+    if (tl % 4 != 0) {
+        snprintf(msg, msg_size, "armor: base64 is not padded");
+        goto done;
+    }
+    while (pad < 2 && tl - pad > 0 && text[tl - pad - 1] == '=')
+        pad++;
+    long got = um_b64_decode(buf, text, tl - pad);
+    if (got < 0 || (pad && (tl - pad) % 4 != 4 - pad)) {
+        snprintf(msg, msg_size, "armor: invalid or non-canonical base64");
+        goto done;
+    }
+    *out = buf;
+    *out_len = (size_t)got;
+    buf = NULL;
+    rc = 0;
+done:
+    free(buf);
+    free(text);
+    return rc;
+}
+
 /* ---- time -------------------------------------------------------------- */
 
 UM_UNUSED static void fmt_time(char *buf, size_t n, int64_t t)
@@ -1207,7 +1328,8 @@ int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *
     unmeta_open_info info = UNMETA_OPEN_INFO_INIT;
     um_age_header h;
     secrets *sec = NULL;
-    uint8_t *hbuf = NULL;
+    uint8_t *hbuf = NULL, *armored = NULL;
+    unmeta_source *armored_src = NULL;
     int rc = 0;
     memset(&job, 0, sizeof(job));
     memset(&h, 0, sizeof(h));
@@ -1248,10 +1370,24 @@ int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *
             goto done;
         }
         UM_TRY_GOTO(rc, um_read_at(&job, 0, hbuf, hn), done);
-        if (hn >= 10 && memcmp(hbuf, "-----BEGIN", 10) == 0) {
-            rc = um_fail(&job, UNMETA_E_FEATURE, "header: ASCII-armored age files are not supported; "
-                                                 "convert with `age -d` or re-encrypt without -a");
-            goto done;
+        if (um_age_is_armored(hbuf, hn)) {
+            /* decode the whole file into memory (bounded), then read that */
+            uint8_t *text = NULL;
+            size_t dn = 0;
+            UM_TRY_GOTO(rc, um_read_block(&job, 0, size, "an ASCII-armored age file", &text), done);
+            rc = um_age_armor_decode(&armored, &dn, text, (size_t)size, msg, sizeof(msg));
+            free(text);
+            if (rc < 0) {
+                rc = um_fail(&job, rc, "%s", msg);
+                goto done;
+            }
+            UM_TRY_GOTO(rc, unmeta_source_new_memory(&armored_src, armored, dn), done);
+            um_reader_close(job.in);
+            job.in = NULL;
+            UM_TRY_GOTO(rc, um_reader_open(&job.in, &job, armored_src), done);
+            size = dn;
+            hn = size < AGE_HEADER_MAX ? (size_t)size : AGE_HEADER_MAX;
+            UM_TRY_GOTO(rc, um_read_at(&job, 0, hbuf, hn), done);
         }
         rc = um_age_header_parse(&h, hbuf, hn, msg, sizeof(msg));
         if (rc == UNMETA_E_TRUNCATED && hn == AGE_HEADER_MAX)
@@ -1410,6 +1546,8 @@ done:
     um_age_header_free(&h);
     free(hbuf);
     um_reader_close(job.in);
+    unmeta_source_free(armored_src);
+    free(armored);
     return rc < 0 ? rc : 0;
 }
 

@@ -87,6 +87,12 @@ typedef struct um_age_header {
 int um_age_header_parse(um_age_header *h, const uint8_t *p, size_t n, char *msg, size_t msg_size);
 void um_age_header_free(um_age_header *h);
 
+/* ASCII armor: non-zero when p starts (after whitespace) with "-----BEGIN". */
+int um_age_is_armored(const uint8_t *p, size_t n);
+/* Decodes an armored age file strictly; *out is malloc'd. Returns 0, or
+ * UNMETA_E_MALFORMED ("armor: ...") / UNMETA_E_NOMEM with a message. */
+int um_age_armor_decode(uint8_t **out, size_t *out_len, const uint8_t *p, size_t n, char *msg, size_t msg_size);
+
 /* ---- crypto (libsodium builds only) ------------------------------------ */
 
 /* HKDF-SHA-256 (RFC 5869) over libsodium's HMAC-SHA-256. Returns 0, or
