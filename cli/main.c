@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "unmeta.h"
+#include "envelope_cmd.h"
 
 #define EXIT_DIRTY 1
 #define EXIT_ERROR 2
@@ -49,6 +50,7 @@ static void usage(FILE *f)
         "  check FILE...     exit 0 if nothing privacy-relevant is present, 1 if\n"
         "                    something is, 2 on error\n"
         "  formats           list the formats this build handles\n"
+        "  keygen, seal, open, share   sealed, expiring envelopes (see unmeta seal --help)\n"
         "\n"
         "Options for strip:\n"
         "  -o, --output OUT         write to OUT (one input only; '-' for stdout)\n"
@@ -417,6 +419,8 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     const char *cmd = argv[1];
+    if (envelope_is_command(cmd))
+        return envelope_main(argc, argv);
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "o:d:ifqvhV", longopts, NULL)) != -1) {

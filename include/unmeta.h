@@ -61,8 +61,8 @@ UNMETA_API const char *unmeta_version_string(void);
 #define UNMETA_E_STATE         -8  /* an object used in the wrong state */
 #define UNMETA_E_CANCELED      -9  /* the cancel callback asked to stop */
 #define UNMETA_E_FEATURE      -10  /* the format needs a feature left out of this build */
-#define UNMETA_E_EXPIRED      -11  /* reserved: an envelope past its expiry */
-#define UNMETA_E_CRYPTO       -12  /* reserved: an envelope failed authentication */
+#define UNMETA_E_EXPIRED      -11  /* an envelope past its expiry */
+#define UNMETA_E_CRYPTO       -12  /* an envelope failed authentication */
 
 /* A static, human-readable description of a code; never NULL. */
 UNMETA_API const char *unmeta_strerror(int32_t code);
@@ -227,6 +227,101 @@ UNMETA_API int32_t unmeta_strip_memory(void **out, uint64_t *out_size, unmeta_ct
 /* The formats this build handles: count and short names. */
 UNMETA_API uint32_t unmeta_format_count(void);
 UNMETA_API const char *unmeta_format_name(uint32_t i);
+
+/* ---- envelopes (docs/envelope.md) -------------------------------------- */
+
+/* An envelope is an age v1 file (C2SP age spec) whose plaintext starts with
+ * a small INFO block (content type, length, expiry) and ends with zero
+ * padding. Any age client decrypts it; unmeta_open() also checks the INFO
+ * block and refuses an expired envelope. Expiry is a sender-declared,
+ * tamper-evident policy that cooperating software enforces: it cannot stop
+ * a recipient who kept a copy, changed their clock or used another age
+ * client. Builds without libsodium return UNMETA_E_FEATURE from all of
+ * these. */
+
+#define UNMETA_E_NOKEY        -13  /* no identity or passphrase opens the envelope */
+
+/* Non-zero when this build can seal and open envelopes. */
+UNMETA_API int32_t unmeta_envelope_available(void);
+
+/* Flags for unmeta_seal_params.flags. */
+#define UNMETA_SEAL_NO_PAD        0x1u  /* no PADMÉ padding (reveals the exact length) */
+#define UNMETA_SEAL_RECORD_TIME   0x2u  /* record the creation time in INFO (off by default) */
+#define UNMETA_SEAL_STRIPPED      0x4u  /* mark the content as stripped by unmeta */
+
+#define UNMETA_SCRYPT_LOG_N_DEFAULT 16  /* 64 MiB: opens on memory-capped phones */
+
+typedef struct unmeta_seal_params {
+    uint32_t struct_size;            /* sizeof(unmeta_seal_params) */
+    const char *const *recipients;   /* X25519 recipients, "age1..." */
+    uint32_t recipient_count;
+    const uint8_t *passphrase;       /* instead of recipients (scrypt); NULL for none */
+    uint64_t passphrase_len;
+    int32_t scrypt_log_n;            /* 0: UNMETA_SCRYPT_LOG_N_DEFAULT; 10..22 */
+    uint32_t flags;                  /* UNMETA_SEAL_* */
+    int64_t not_after;               /* Unix seconds after which opening is refused; 0: never */
+    int64_t now;                     /* creation time for UNMETA_SEAL_RECORD_TIME; 0: system clock */
+    const char *content_type;        /* e.g. "image/jpeg" (<= 32 printable ASCII); NULL: detected */
+} unmeta_seal_params;
+#define UNMETA_SEAL_PARAMS_INIT { sizeof(unmeta_seal_params), NULL, 0, NULL, 0, 0, 0, 0, 0, NULL }
+UNMETA_API int32_t unmeta_seal_params_init(unmeta_seal_params *p, uint32_t struct_size);
+
+/* Flags for unmeta_open_params.flags. */
+#define UNMETA_OPEN_ALLOW_EXPIRED 0x1u  /* recovery: open an envelope past its expiry */
+
+typedef struct unmeta_open_params {
+    uint32_t struct_size;            /* sizeof(unmeta_open_params) */
+    const char *const *identities;   /* X25519 identities, "AGE-SECRET-KEY-1..." */
+    uint32_t identity_count;
+    const uint8_t *passphrase;       /* for scrypt envelopes; NULL for none */
+    uint64_t passphrase_len;
+    int64_t now;                     /* trusted current time, Unix seconds; 0: system clock */
+    int32_t max_scrypt_log_n;        /* 0: UNMETA_SCRYPT_LOG_N_DEFAULT (64 MiB); at most 30 */
+    uint32_t flags;                  /* UNMETA_OPEN_* */
+} unmeta_open_params;
+#define UNMETA_OPEN_PARAMS_INIT { sizeof(unmeta_open_params), NULL, 0, NULL, 0, 0, 0, 0 }
+UNMETA_API int32_t unmeta_open_params_init(unmeta_open_params *p, uint32_t struct_size);
+
+/* What unmeta_open() found. */
+#define UNMETA_ENVELOPE_UNMETA    1  /* an envelope with INFO: content released without INFO and padding */
+#define UNMETA_ENVELOPE_PLAIN_AGE 2  /* a plain age file: plaintext released unchanged */
+
+#define UNMETA_RECIPIENT_X25519   1
+#define UNMETA_RECIPIENT_SCRYPT   2
+
+typedef struct unmeta_open_info {
+    uint32_t struct_size;            /* sizeof(unmeta_open_info) */
+    int32_t kind;                    /* UNMETA_ENVELOPE_* */
+    int32_t recipient_kind;          /* UNMETA_RECIPIENT_* that opened it */
+    int32_t expired;                 /* 1: past not_after, opened with UNMETA_OPEN_ALLOW_EXPIRED */
+    int64_t not_after;               /* 0: no expiry (always 0 for plain age files) */
+    int64_t created;                 /* 0: not recorded */
+    uint64_t content_length;         /* bytes released */
+    uint64_t padding_length;         /* zero bytes after the content */
+    uint32_t info_flags;             /* INFO ignorable flags (docs/envelope.md) */
+    char content_type[36];           /* NUL-terminated; "" when unknown */
+} unmeta_open_info;
+#define UNMETA_OPEN_INFO_INIT { sizeof(unmeta_open_info), 0, 0, 0, 0, 0, 0, 0, 0, { 0 } }
+UNMETA_API int32_t unmeta_open_info_init(unmeta_open_info *info, uint32_t struct_size);
+
+/* Encrypts src to dst as an envelope. A path sink appears only on success. */
+UNMETA_API int32_t unmeta_seal(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst,
+                               const unmeta_seal_params *params);
+/* Decrypts src to dst. Checks the header MAC, decrypts the first chunk,
+ * validates INFO and refuses an expired envelope (UNMETA_E_EXPIRED) before
+ * writing any byte, then streams the content; a missing final chunk, a
+ * truncation or an altered chunk fails with UNMETA_E_CRYPTO and a path sink
+ * is never renamed into place. info may be NULL. */
+UNMETA_API int32_t unmeta_open(unmeta_open_info *info, unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst,
+                               const unmeta_open_params *params);
+/* A new X25519 identity ("AGE-SECRET-KEY-1...") and its recipient
+ * ("age1..."). Free the identity with unmeta_free_secret(), the recipient
+ * with unmeta_free(). */
+UNMETA_API int32_t unmeta_keygen(char **identity, char **recipient);
+/* The recipient of an identity. */
+UNMETA_API int32_t unmeta_identity_to_recipient(char **recipient, const char *identity);
+/* Wipes a NUL-terminated secret the library returned, then frees it. */
+UNMETA_API void unmeta_free_secret(char *secret);
 
 #ifdef __cplusplus
 }
