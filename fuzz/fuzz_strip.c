@@ -1,0 +1,213 @@
+/*
+ * fuzz_strip.c - the libFuzzer target over the public API: arbitrary bytes
+ * go through unmeta_inspect, unmeta_check and unmeta_strip (memory source,
+ * memory sink), once with the default options and once with a variant that
+ * a byte of the input chooses (ICC dropped, orientation applied, or both).
+ *
+ * Surviving is not enough; each run asserts what users rely on, and
+ * abort()s when it does not hold:
+ *  - inspect and check agree on the input (same result code; check's
+ *    verdict is the inspect report's dirty flag), and so does strip's own
+ *    report;
+ *  - strip fails exactly when inspect fails (same code), except that a
+ *    whole-image operation (lossless rotation) may meet a resource limit;
+ *  - a failed call returns a known negative code with a non-empty
+ *    unmeta_ctx_last_error();
+ *  - a stripped output is clean (check says dirty == 0) and strips again
+ *    to exactly itself (strip is idempotent);
+ *  - every reported block lies inside the input and every finding points
+ *    at an existing block.
+ * Limits are set small so that a hostile input fails with UNMETA_E_LIMIT
+ * before the fuzzer's memory cap.
+ *
+ * The same file builds without libFuzzer: replay.c calls
+ * LLVMFuzzerTestOneInput on files (see README.md).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unmeta.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_MEMORY (64ll << 20)
+#define FUZZ_MAX_BLOCK  (16ll << 20)
+#define FUZZ_MAX_INFLATE (16ll << 20)
+#define FUZZ_MAX_ITEMS  20000
+#define FUZZ_MAX_DEPTH  16
+
+typedef struct variant {
+    int icc;        /* UNMETA_ICC_* */
+    int orient;     /* UNMETA_OPT_APPLY_ORIENTATION */
+} variant;
+
+static void fail(const char *what, const variant *v, int rc, const unmeta_ctx *ctx)
+{
+    fprintf(stderr, "fuzz_strip: property violated: %s (icc=%d apply_orientation=%d rc=%d: %s)\n",
+            what, v->icc, v->orient, rc, ctx ? unmeta_ctx_last_error(ctx) : "");
+    abort();
+}
+
+#define CHECK(cond, what)                  \
+    do {                                   \
+        if (!(cond))                       \
+            fail(what, v, rc, ctx);        \
+    } while (0)
+
+static unmeta_ctx *make_ctx(const variant *v)
+{
+    unmeta_ctx *ctx = NULL;
+    if (unmeta_ctx_new(&ctx) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, v->icc) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, v->orient) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_MEMORY, FUZZ_MAX_MEMORY) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_BLOCK_SIZE, FUZZ_MAX_BLOCK) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_INFLATE, FUZZ_MAX_INFLATE) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_ITEMS, FUZZ_MAX_ITEMS) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_DEPTH, FUZZ_MAX_DEPTH) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_SPOOL_LIMIT, FUZZ_MAX_MEMORY) != 0) {
+        fprintf(stderr, "fuzz_strip: cannot set up a context\n");
+        abort();
+    }
+    return ctx;
+}
+
+static int known_error(int rc)
+{
+    return rc <= UNMETA_E_INVALID && rc >= UNMETA_E_CRYPTO;
+}
+
+/* A failed call: a known code and a message saying why. */
+static void check_failure(int rc, const unmeta_ctx *ctx, const variant *v)
+{
+    CHECK(rc < 0 && known_error(rc), "unknown error code");
+    const char *msg = unmeta_ctx_last_error(ctx);
+    CHECK(msg && msg[0], "failure without a message");
+}
+
+/* The report describes the input: blocks inside it, findings on blocks. */
+static void check_report(const unmeta_report *r, uint64_t size, int rc, const unmeta_ctx *ctx,
+                         const variant *v)
+{
+    uint32_t nb = unmeta_report_block_count(r);
+    uint32_t nf = unmeta_report_finding_count(r);
+    uint32_t nn = unmeta_report_note_count(r);
+    const char *fmt = unmeta_report_format(r);
+    CHECK(fmt && fmt[0], "report without a format name");
+    for (uint32_t i = 0; i < nb; i++) {
+        unmeta_block b = UNMETA_BLOCK_INIT;
+        CHECK(unmeta_report_block(&b, r, i) == 0, "cannot read a block");
+        CHECK(b.kind && b.kind[0], "block without a kind");
+        CHECK(b.action >= UNMETA_ACTION_KEEP && b.action <= UNMETA_ACTION_REWRITE, "bad block action");
+        CHECK(b.offset <= size && b.length <= size - b.offset, "block outside the input");
+    }
+    for (uint32_t i = 0; i < nf; i++) {
+        unmeta_finding f = UNMETA_FINDING_INIT;
+        CHECK(unmeta_report_finding(&f, r, i) == 0, "cannot read a finding");
+        CHECK(f.name && f.value, "finding without name or value");
+        CHECK(f.block < nb, "finding on a block that does not exist");
+        CHECK(f.category >= UNMETA_CAT_LOCATION && f.category <= UNMETA_CAT_OTHER, "bad finding category");
+    }
+    for (uint32_t i = 0; i < nn; i++)
+        CHECK(unmeta_report_note(r, i) != NULL, "missing note");
+    CHECK((unmeta_report_dirty(r) != 0) == (nf != 0), "dirty flag disagrees with the findings");
+    char *json = NULL;
+    CHECK(unmeta_report_json(&json, r) == 0 && json && json[0] == '{', "report JSON");
+    unmeta_free(json);
+}
+
+/* Runs inspect, check and strip on one input with one set of options and
+ * checks the properties above. */
+static void run_variant(const uint8_t *data, size_t size, const variant *v)
+{
+    unmeta_ctx *ctx = make_ctx(v);
+    unmeta_source *src = NULL;
+    unmeta_sink *sink = NULL;
+    unmeta_report *ins = NULL, *srep = NULL;
+    int rc = 0;
+    int32_t dirty = -1;
+
+    CHECK(unmeta_source_new_memory(&src, data, size) == 0, "memory source");
+
+    /* inspect */
+    int rc_inspect = rc = unmeta_inspect(&ins, ctx, src);
+    if (rc < 0) {
+        check_failure(rc, ctx, v);
+        CHECK(ins == NULL, "a failed inspect returned a report");
+    } else {
+        CHECK(rc == 0 && ins != NULL, "inspect returned no report");
+        check_report(ins, size, rc, ctx, v);
+    }
+
+    /* check agrees with inspect */
+    rc = unmeta_check(&dirty, ctx, src);
+    CHECK(rc == rc_inspect, "check and inspect disagree on the result code");
+    if (rc < 0)
+        check_failure(rc, ctx, v);
+    else
+        CHECK(dirty == (unmeta_report_dirty(ins) != 0), "check and inspect disagree on dirty");
+
+    /* strip */
+    CHECK(unmeta_sink_new_memory(&sink) == 0, "memory sink");
+    rc = unmeta_strip(&srep, ctx, src, sink);
+    if (rc < 0) {
+        check_failure(rc, ctx, v);
+        CHECK(srep == NULL, "a failed strip returned a report");
+        if (rc_inspect < 0)
+            CHECK(rc == rc_inspect, "strip and inspect fail differently");
+        else
+            CHECK(v->orient && (rc == UNMETA_E_LIMIT || rc == UNMETA_E_NOMEM),
+                  "strip fails on an input inspect accepts");
+        goto done;
+    }
+    CHECK(rc_inspect == 0, "strip accepts an input inspect refuses");
+    CHECK(srep != NULL, "strip returned no report");
+    check_report(srep, size, rc, ctx, v);
+    CHECK(unmeta_report_dirty(srep) == unmeta_report_dirty(ins), "strip and inspect reports disagree on dirty");
+
+    const void *out = NULL;
+    uint64_t out_size = 0;
+    CHECK(unmeta_sink_memory(&out, &out_size, sink) == 0, "reading the memory sink");
+
+    /* The output is clean... */
+    unmeta_source *osrc = NULL;
+    CHECK(unmeta_source_new_memory(&osrc, out, out_size) == 0, "memory source over the output");
+    dirty = -1;
+    rc = unmeta_check(&dirty, ctx, osrc);
+    CHECK(rc == 0, "check fails on strip's own output");
+    CHECK(dirty == 0, "strip's output is not clean");
+    unmeta_source_free(osrc);
+
+    /* ... and strips again to exactly itself (through the other memory API). */
+    void *again = NULL;
+    uint64_t again_size = 0;
+    rc = unmeta_strip_memory(&again, &again_size, ctx, out, out_size);
+    CHECK(rc == 0, "strip fails on its own output");
+    CHECK(again_size == out_size && memcmp(again, out, (size_t)out_size) == 0, "strip is not idempotent");
+    unmeta_free(again);
+
+done:
+    unmeta_report_free(srep);
+    unmeta_report_free(ins);
+    unmeta_sink_free(sink);
+    unmeta_source_free(src);
+    unmeta_ctx_free(ctx);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const variant variants[3] = {
+        { UNMETA_ICC_STRIP, 0 },
+        { UNMETA_ICC_KEEP, 1 },
+        { UNMETA_ICC_STRIP, 1 },
+    };
+    const variant def = { UNMETA_ICC_KEEP, 0 };
+    run_variant(data, size, &def);
+    /* The last byte picks the variant: mutations there are cheap, and it
+     * leaves the signature at the start of a seed intact. */
+    if (size > 0)
+        run_variant(data, size, &variants[data[size - 1] % 3]);
+    return 0;
+}
