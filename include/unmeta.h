@@ -131,8 +131,10 @@ UNMETA_API int32_t unmeta_source_new_callbacks(unmeta_source **out,
 UNMETA_API void unmeta_source_free(unmeta_source *src);
 
 /* A file by path, written atomically: a temporary file in the same folder,
- * flushed and renamed over PATH only when the operation succeeds; on failure
- * nothing is left behind and an existing PATH is untouched. PATH may be the
+ * renamed over PATH only when the operation succeeds; on failure nothing is
+ * left behind and an existing PATH is untouched. When PATH exists (in-place,
+ * or overwriting), the new content and the rename are flushed to disk first,
+ * so that even a system crash leaves the old file or the new one. PATH may be the
  * source's own path (in-place). The new file takes `mode` (e.g. 0644),
  * or, when mode is -1, the mode of an existing PATH, else 0666 & ~umask. */
 UNMETA_API int32_t unmeta_sink_new_path(unmeta_sink **out, const char *path, int32_t mode);

@@ -724,7 +724,10 @@ int um_sink_commit(unmeta_sink *s)
                 /* not permitted for an ordinary user: the file stays theirs */
             }
         }
-        if (fsync(s->fd) != 0)
+        /* Replacing a file: its new content must be on disk before the
+         * rename, or a crash could leave neither version. A new file puts
+         * nothing at risk and is not forced to disk (as cp does not). */
+        if (have_old && fsync(s->fd) != 0)
             return sink_fail(s, UNMETA_E_IO, "flushing the output to disk failed");
         if (close(s->fd) != 0) {
             s->fd = -1;
@@ -735,9 +738,9 @@ int um_sink_commit(unmeta_sink *s)
             return sink_fail(s, UNMETA_E_IO, "cannot move the output into place");
         free(s->tmp);
         s->tmp = NULL;
-        /* Make the rename itself durable. */
+        /* Make a replacing rename itself durable. */
         const char *slash = strrchr(s->path, '/');
-        char *dir = slash ? strndup(s->path, (size_t)(slash - s->path) + 1) : strdup(".");
+        char *dir = !have_old ? NULL : slash ? strndup(s->path, (size_t)(slash - s->path) + 1) : strdup(".");
         if (dir) {
             int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dfd >= 0) {

@@ -17,6 +17,8 @@
  * and FLAC a constant vendor string in their (otherwise empty) comment
  * headers, which those formats require.
  */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +29,91 @@
 #include "../io.h"
 #include "../report.h"
 #include "av.h"
+
+/* FFmpeg is loaded on first use, not linked: its libraries (and the ~130
+ * codec libraries they pull in) cost tens of milliseconds and megabytes at
+ * every start of a process that only ever sees photos. The table is filled
+ * once (pthread_once) and never changes afterwards: no mutable global state
+ * is shared between contexts. */
+#define AV_FUNCS(X) \
+    X(avutil, av_dict_set) \
+    X(avutil, av_dict_get) \
+    X(avutil, av_dict_free) \
+    X(avutil, av_strcasecmp) \
+    X(avutil, av_malloc) \
+    X(avutil, av_free) \
+    X(avutil, av_freep) \
+    X(avutil, av_stristr) \
+    X(avutil, av_strerror) \
+    X(avutil, av_get_media_type_string) \
+    X(avcodec, avcodec_parameters_copy) \
+    X(avcodec, avcodec_get_name) \
+    X(avcodec, av_packet_unref) \
+    X(avcodec, av_packet_rescale_ts) \
+    X(avcodec, av_packet_free) \
+    X(avcodec, av_packet_alloc) \
+    X(avformat, avio_flush) \
+    X(avformat, avio_alloc_context) \
+    X(avformat, av_write_trailer) \
+    X(avformat, avio_context_free) \
+    X(avformat, avformat_write_header) \
+    X(avformat, avformat_open_input) \
+    X(avformat, avformat_new_stream) \
+    X(avformat, avformat_free_context) \
+    X(avformat, avformat_find_stream_info) \
+    X(avformat, avformat_close_input) \
+    X(avformat, avformat_alloc_output_context2) \
+    X(avformat, avformat_alloc_context) \
+    X(avformat, av_stream_new_side_data) \
+    X(avformat, av_read_frame) \
+    X(avformat, av_interleaved_write_frame)
+
+typedef struct av_api {
+#define AV_FIELD(lib, name) __typeof__(&name) name;
+    AV_FUNCS(AV_FIELD)
+#undef AV_FIELD
+} av_api;
+
+static av_api AV;
+static int av_loaded;           /* 1 when every symbol resolved */
+static char av_load_error[256];
+static pthread_once_t av_once = PTHREAD_ONCE_INIT;
+
+static void av_load(void)
+{
+    static const char *const sonames[] = { UM_AVUTIL_SONAME, UM_AVCODEC_SONAME, UM_AVFORMAT_SONAME };
+    void *h[3];
+    av_api api;
+    for (int i = 0; i < 3; i++) {
+        h[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h[i]) {
+            snprintf(av_load_error, sizeof(av_load_error), "%s", dlerror());
+            return;
+        }
+    }
+#define AV_RESOLVE(lib, name)                                                              \
+    {                                                                                      \
+        void *sym = dlsym(h[strcmp(#lib, "avutil") == 0 ? 0 : strcmp(#lib, "avcodec") == 0 ? 1 : 2], #name); \
+        if (!sym) {                                                                        \
+            snprintf(av_load_error, sizeof(av_load_error), "%s has no %s", #lib, #name);    \
+            return;                                                                        \
+        }                                                                                  \
+        memcpy(&api.name, &sym, sizeof(sym));                                              \
+    }
+    AV_FUNCS(AV_RESOLVE)
+#undef AV_RESOLVE
+    AV = api;
+    av_loaded = 1;
+}
+
+static int av_ready(um_job *job)
+{
+    pthread_once(&av_once, av_load);
+    if (!av_loaded)
+        return um_fail(job, UNMETA_E_FEATURE, "FFmpeg's libraries (%s) cannot be loaded: %s", UM_AVFORMAT_SONAME,
+                       av_load_error);
+    return 0;
+}
 
 #define IOBUF (64 << 10)
 #define MAX_REPORTED_CHAPTERS 64
@@ -256,15 +343,15 @@ static int flush_held(out_io *o)
 static int av_fail(um_job *job, int averr, const char *what)
 {
     char msg[AV_ERROR_MAX_STRING_SIZE] = "";
-    av_strerror(averr, msg, sizeof(msg));
+    AV.av_strerror(averr, msg, sizeof(msg));
     return um_fail(job, averr == AVERROR(ENOMEM) ? UNMETA_E_NOMEM : UNMETA_E_MALFORMED, "%s: %s", what, msg);
 }
 
 static void free_io(AVIOContext **pb)
 {
     if (*pb) {
-        av_freep(&(*pb)->buffer);
-        avio_context_free(pb);
+        AV.av_freep(&(*pb)->buffer);
+        AV.avio_context_free(pb);
     }
 }
 
@@ -276,7 +363,7 @@ typedef struct input {
 
 static void close_input(input *in)
 {
-    avformat_close_input(&in->ic);
+    AV.avformat_close_input(&in->ic);
     free_io(&in->pb);
 }
 
@@ -286,25 +373,25 @@ static int open_input(um_job *job, input *in)
     int r;
     memset(in, 0, sizeof(*in));
     in->io.job = job;
-    uint8_t *buf = av_malloc(IOBUF);
-    in->pb = buf ? avio_alloc_context(buf, IOBUF, 0, &in->io, in_read, NULL, in_seek) : NULL;
-    in->ic = avformat_alloc_context();
+    uint8_t *buf = AV.av_malloc(IOBUF);
+    in->pb = buf ? AV.avio_alloc_context(buf, IOBUF, 0, &in->io, in_read, NULL, in_seek) : NULL;
+    in->ic = AV.avformat_alloc_context();
     if (!in->pb || !in->ic) {
         if (!in->pb)
-            av_free(buf);
+            AV.av_free(buf);
         return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
     }
     in->ic->pb = in->pb;
     in->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
     /* Only the demuxers this module answers for, whatever the bytes say. */
-    av_dict_set(&opts, "format_whitelist", "matroska,webm,avi,mp3,flac,ogg,wav", 0);
-    r = avformat_open_input(&in->ic, NULL, NULL, &opts);
-    av_dict_free(&opts);
+    AV.av_dict_set(&opts, "format_whitelist", "matroska,webm,avi,mp3,flac,ogg,wav", 0);
+    r = AV.avformat_open_input(&in->ic, NULL, NULL, &opts);
+    AV.av_dict_free(&opts);
     if (r < 0) {
         in->ic = NULL; /* freed by avformat_open_input */
         return job->err < 0 ? job->err : av_fail(job, r, "cannot read the container");
     }
-    r = avformat_find_stream_info(in->ic, NULL);
+    r = AV.avformat_find_stream_info(in->ic, NULL);
     if (r < 0)
         return job->err < 0 ? job->err : av_fail(job, r, "cannot read the streams");
     return 0;
@@ -338,7 +425,7 @@ static int structural_tag(const char *k)
                                         "NUMBER_OF_BYTES-eng", "_STATISTICS_TAGS-eng", "major_brand",
                                         "minor_version", "compatible_brands" };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (av_strcasecmp(k, keys[i]) == 0)
+        if (AV.av_strcasecmp(k, keys[i]) == 0)
             return 1;
     return 0;
 }
@@ -357,7 +444,7 @@ static int category_of(const char *k)
         { "lyrics", UNMETA_CAT_PEOPLE }, { "publisher", UNMETA_CAT_PEOPLE }, { "genre", UNMETA_CAT_PEOPLE },
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (av_stristr(k, map[i].part))
+        if (AV.av_stristr(k, map[i].part))
             return map[i].cat;
     return UNMETA_CAT_OTHER;
 }
@@ -366,14 +453,14 @@ static int category_of(const char *k)
  * bit-exact mode) as an encoder tag: that constant says nothing of anyone. */
 static int our_constant(const char *k, const char *v)
 {
-    return av_strcasecmp(k, "encoder") == 0 && strcmp(v, "Lavf") == 0;
+    return AV.av_strcasecmp(k, "encoder") == 0 && strcmp(v, "Lavf") == 0;
 }
 
 static int report_tags(um_job *job, const AVDictionary *m, const char *kind, const char *prefix)
 {
     const AVDictionaryEntry *t = NULL;
     int blk = -1;
-    while ((t = av_dict_get(m, "", t, AV_DICT_IGNORE_SUFFIX)) != NULL) {
+    while ((t = AV.av_dict_get(m, "", t, AV_DICT_IGNORE_SUFFIX)) != NULL) {
         if (structural_tag(t->key) || our_constant(t->key, t->value))
             continue;
         if (blk < 0) {
@@ -437,8 +524,8 @@ static int describe(um_job *job, const AVFormatContext *ic)
     for (unsigned i = 0; i < ic->nb_streams; i++) {
         const AVStream *st = ic->streams[i];
         const AVCodecParameters *par = st->codecpar;
-        const char *type = av_get_media_type_string(par->codec_type);
-        const char *codec = avcodec_get_name(par->codec_id);
+        const char *type = AV.av_get_media_type_string(par->codec_type);
+        const char *codec = AV.avcodec_get_name(par->codec_id);
         UM_TRY(um_job_count_item(job, "stream"));
         if (st->disposition & AV_DISPOSITION_ATTACHED_PIC) {
             snprintf(kind, sizeof(kind), "stream %u: cover art (%s)", i, codec);
@@ -448,8 +535,8 @@ static int describe(um_job *job, const AVFormatContext *ic)
                                      st->attached_pic.size));
             UM_TRY(report_nested(job, blk, st->attached_pic.data, (size_t)st->attached_pic.size, "cover art"));
         } else if (par->codec_type == AVMEDIA_TYPE_ATTACHMENT) {
-            const AVDictionaryEntry *fn = av_dict_get(st->metadata, "filename", NULL, 0);
-            const AVDictionaryEntry *mt = av_dict_get(st->metadata, "mimetype", NULL, 0);
+            const AVDictionaryEntry *fn = AV.av_dict_get(st->metadata, "filename", NULL, 0);
+            const AVDictionaryEntry *mt = AV.av_dict_get(st->metadata, "mimetype", NULL, 0);
             snprintf(kind, sizeof(kind), "stream %u: attachment", i);
             int blk = um_report_block(job, kind, 0, 0, UNMETA_ACTION_REMOVE);
             UM_TRY(blk);
@@ -475,7 +562,7 @@ static int describe(um_job *job, const AVFormatContext *ic)
         UM_TRY(blk);
         UM_TRY(um_report_finding(job, blk, UNMETA_CAT_PEOPLE, "Chapters", "%u", ic->nb_chapters));
         for (unsigned i = 0; i < ic->nb_chapters && i < MAX_REPORTED_CHAPTERS; i++) {
-            const AVDictionaryEntry *t = av_dict_get(ic->chapters[i]->metadata, "title", NULL, 0);
+            const AVDictionaryEntry *t = AV.av_dict_get(ic->chapters[i]->metadata, "title", NULL, 0);
             if (t)
                 UM_TRY(um_report_finding(job, blk, UNMETA_CAT_PEOPLE, "ChapterTitle", "%s", t->value));
         }
@@ -487,6 +574,7 @@ int um_av_inspect(um_job *job, const char *container)
 {
     input in;
     (void)container;
+    UM_TRY(av_ready(job));
     int rc = open_input(job, &in);
     if (rc >= 0) {
         um_report_set_format(job->report, muxer_for(job, in.ic));
@@ -499,10 +587,10 @@ int um_av_inspect(um_job *job, const char *container)
 /* Copies what a decoder needs of a stream, and nothing that names anyone. */
 static int copy_stream(um_job *job, AVFormatContext *oc, const AVStream *is, const char *muxer)
 {
-    AVStream *os = avformat_new_stream(oc, NULL);
+    AVStream *os = AV.avformat_new_stream(oc, NULL);
     if (!os)
         return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
-    int r = avcodec_parameters_copy(os->codecpar, is->codecpar);
+    int r = AV.avcodec_parameters_copy(os->codecpar, is->codecpar);
     if (r < 0)
         return av_fail(job, r, "cannot copy codec parameters");
     /* FourCCs only mean something to the RIFF family; elsewhere the muxer
@@ -514,12 +602,12 @@ static int copy_stream(um_job *job, AVFormatContext *oc, const AVStream *is, con
     os->r_frame_rate = is->r_frame_rate;
     os->sample_aspect_ratio = is->sample_aspect_ratio;
     os->disposition = is->disposition;
-    const AVDictionaryEntry *lang = av_dict_get(is->metadata, "language", NULL, 0);
+    const AVDictionaryEntry *lang = AV.av_dict_get(is->metadata, "language", NULL, 0);
     if (lang)
-        av_dict_set(&os->metadata, "language", lang->value, 0);
+        AV.av_dict_set(&os->metadata, "language", lang->value, 0);
     for (int i = 0; i < is->nb_side_data; i++) {
         const AVPacketSideData *sd = &is->side_data[i];
-        uint8_t *d = av_stream_new_side_data(os, sd->type, sd->size);
+        uint8_t *d = AV.av_stream_new_side_data(os, sd->type, sd->size);
         if (!d)
             return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
         memcpy(d, sd->data, sd->size);
@@ -539,26 +627,27 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     int rc, r, header = 0;
     (void)container;
     memset(&out, 0, sizeof(out));
+    UM_TRY(av_ready(job));
 
     UM_TRY_GOTO(rc, open_input(job, &in), done);
     const char *muxer = muxer_for(job, in.ic);
     um_report_set_format(job->report, muxer);
     UM_TRY_GOTO(rc, describe(job, in.ic), done);
 
-    r = avformat_alloc_output_context2(&oc, NULL, muxer, NULL);
+    r = AV.avformat_alloc_output_context2(&oc, NULL, muxer, NULL);
     if (r < 0 || !oc) {
         rc = av_fail(job, r < 0 ? r : AVERROR(ENOMEM), "cannot start the muxer");
         goto done;
     }
-    uint8_t *buf = av_malloc(IOBUF);
+    uint8_t *buf = AV.av_malloc(IOBUF);
     int seekable = um_sink_seekable(sink);
     out.job = job;
     out.sink = sink;
     out.hold = strcmp(muxer, "matroska") == 0 || strcmp(muxer, "webm") == 0;
     out.held_open = out.hold;
-    opb = buf ? avio_alloc_context(buf, IOBUF, 1, &out, NULL, out_write, seekable ? out_seek : NULL) : NULL;
+    opb = buf ? AV.avio_alloc_context(buf, IOBUF, 1, &out, NULL, out_write, seekable ? out_seek : NULL) : NULL;
     if (!opb) {
-        av_free(buf);
+        AV.av_free(buf);
         rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
         goto done;
     }
@@ -583,12 +672,12 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         goto done;
     }
     if (out.hold)
-        av_dict_set(&mopts, "write_crc32", "0", 0); /* patched elements must not break a CRC */
+        AV.av_dict_set(&mopts, "write_crc32", "0", 0); /* patched elements must not break a CRC */
     if (strcmp(muxer, "mp3") == 0) {
-        av_dict_set(&mopts, "id3v2_version", "0", 0); /* no ID3v2 tag at all */
-        av_dict_set(&mopts, "write_id3v1", "0", 0);
+        AV.av_dict_set(&mopts, "id3v2_version", "0", 0); /* no ID3v2 tag at all */
+        AV.av_dict_set(&mopts, "write_id3v1", "0", 0);
     }
-    r = avformat_write_header(oc, &mopts);
+    r = AV.avformat_write_header(oc, &mopts);
     if (r < 0) {
         rc = job->err < 0 ? job->err : av_fail(job, r, "the streams cannot be copied into the same container");
         goto done;
@@ -597,7 +686,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     /* The header region ends here: later writes go to the sink; a sink
      * that cannot seek gets the patched header now (the muxer will not
      * come back to it). */
-    avio_flush(opb);
+    AV.avio_flush(opb);
     out.held_open = 0;
     if (!seekable) {
         if (flush_held(&out) < 0) {
@@ -606,13 +695,13 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         }
         out.hold = 0;
     }
-    pkt = av_packet_alloc();
+    pkt = AV.av_packet_alloc();
     if (!pkt) {
         rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
         goto done;
     }
     for (uint64_t count = 0;; count++) {
-        r = av_read_frame(in.ic, pkt);
+        r = AV.av_read_frame(in.ic, pkt);
         if (r == AVERROR_EOF)
             break;
         if (r < 0) {
@@ -621,13 +710,13 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         }
         int si = pkt->stream_index;
         if (si < 0 || (unsigned)si >= in.ic->nb_streams || map[si] < 0) {
-            av_packet_unref(pkt);
+            AV.av_packet_unref(pkt);
             continue;
         }
         pkt->stream_index = map[si];
-        av_packet_rescale_ts(pkt, in.ic->streams[si]->time_base, oc->streams[map[si]]->time_base);
+        AV.av_packet_rescale_ts(pkt, in.ic->streams[si]->time_base, oc->streams[map[si]]->time_base);
         pkt->pos = -1;
-        r = av_interleaved_write_frame(oc, pkt);
+        r = AV.av_interleaved_write_frame(oc, pkt);
         if (r < 0) {
             rc = job->err < 0 ? job->err : av_fail(job, r, "writing packets failed");
             goto done;
@@ -635,13 +724,13 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         if ((count & 255) == 0)
             UM_TRY_GOTO(rc, um_job_check_cancel(job), done);
     }
-    r = av_write_trailer(oc);
+    r = AV.av_write_trailer(oc);
     header = 0;
     if (r < 0) {
         rc = job->err < 0 ? job->err : av_fail(job, r, "finishing the output failed");
         goto done;
     }
-    avio_flush(opb);
+    AV.avio_flush(opb);
     if (opb->error < 0 || flush_held(&out) < 0) {
         rc = um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink));
         goto done;
@@ -652,11 +741,11 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
 done:
     free(out.held);
     if (header)
-        av_write_trailer(oc); /* frees the muxer's private state */
-    av_packet_free(&pkt);
-    av_dict_free(&mopts);
+        AV.av_write_trailer(oc); /* frees the muxer's private state */
+    AV.av_packet_free(&pkt);
+    AV.av_dict_free(&mopts);
     free(map);
-    avformat_free_context(oc);
+    AV.avformat_free_context(oc);
     free_io(&opb);
     close_input(&in);
     return rc;
