@@ -167,6 +167,7 @@ typedef struct out_io {
     int held_open;      /* still growing (the header is being written) */
     int64_t pos;        /* the muxer's write position */
     int64_t sink_pos;   /* where the sink's position is */
+    int discard;        /* after a failure: swallow what the muxer still writes */
 } out_io;
 
 static int sink_to(out_io *o, int64_t pos)
@@ -184,6 +185,8 @@ static int out_write(void *opaque, uint8_t *buf, int n)
 {
     out_io *o = opaque;
     size_t len = (size_t)n;
+    if (o->discard)
+        return n;
     while (len && o->hold && (o->held_open || o->pos < (int64_t)o->held_len)) {
         /* Into the held header region. */
         size_t at = (size_t)o->pos;
@@ -570,6 +573,17 @@ static int describe(um_job *job, const AVFormatContext *ic)
     return 0;
 }
 
+/* A file with nothing to keep cannot be stripped; inspect says so too. */
+static int count_kept(um_job *job, const AVFormatContext *ic, const char *muxer)
+{
+    int n = 0;
+    for (unsigned i = 0; i < ic->nb_streams; i++)
+        n += kept(ic->streams[i]);
+    if (n == 0)
+        return um_fail(job, UNMETA_E_UNSUPPORTED, "%s: no video, audio or subtitle stream to keep", muxer);
+    return n;
+}
+
 int um_av_inspect(um_job *job, const char *container)
 {
     input in;
@@ -577,8 +591,13 @@ int um_av_inspect(um_job *job, const char *container)
     UM_TRY(av_ready(job));
     int rc = open_input(job, &in);
     if (rc >= 0) {
-        um_report_set_format(job->report, muxer_for(job, in.ic));
+        const char *muxer = muxer_for(job, in.ic);
+        um_report_set_format(job->report, muxer);
         rc = describe(job, in.ic);
+        if (rc >= 0)
+            rc = count_kept(job, in.ic, muxer);
+        if (rc > 0)
+            rc = 0;
     }
     close_input(&in);
     return rc;
@@ -667,10 +686,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         UM_TRY_GOTO(rc, copy_stream(job, oc, in.ic->streams[i], muxer), done);
         map[i] = nout++;
     }
-    if (nout == 0) {
-        rc = um_fail(job, UNMETA_E_UNSUPPORTED, "%s: no video, audio or subtitle stream to keep", muxer);
-        goto done;
-    }
+    UM_TRY_GOTO(rc, count_kept(job, in.ic, muxer), done);
     if (out.hold)
         AV.av_dict_set(&mopts, "write_crc32", "0", 0); /* patched elements must not break a CRC */
     if (strcmp(muxer, "mp3") == 0) {
@@ -683,6 +699,21 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         goto done;
     }
     header = 1;
+    /* The muxer may have chosen its own time bases (Matroska: 1 ms). Every
+     * input tick must be a whole number of output ticks, or timestamps
+     * would be rounded: refused rather than altered. */
+    for (unsigned i = 0; i < in.ic->nb_streams; i++) {
+        if (map[i] < 0)
+            continue;
+        AVRational a = in.ic->streams[i]->time_base, b = oc->streams[map[i]]->time_base;
+        if (a.num <= 0 || a.den <= 0 || b.num <= 0 || b.den <= 0 ||
+            ((int64_t)a.num * b.den) % ((int64_t)a.den * b.num) != 0) {
+            rc = um_fail(job, UNMETA_E_UNSUPPORTED,
+                         "%s: stream %u's timestamps (time base %d/%d) cannot be written exactly in %d/%d; "
+                         "refused rather than rounded", muxer, i, a.num, a.den, b.num, b.den);
+            goto done;
+        }
+    }
     /* The header region ends here: later writes go to the sink; a sink
      * that cannot seek gets the patched header now (the muxer will not
      * come back to it). */
@@ -739,9 +770,11 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     int64_t end;
     rc = um_sink_seek(sink, 0, 2, &end) < 0 && seekable ? um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink)) : 0;
 done:
-    free(out.held);
-    if (header)
+    if (header) {
+        out.discard = 1;         /* the output is abandoned: nothing more reaches the sink */
         AV.av_write_trailer(oc); /* frees the muxer's private state */
+    }
+    free(out.held);
     AV.av_packet_free(&pkt);
     AV.av_dict_free(&mopts);
     free(map);
