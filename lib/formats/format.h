@@ -27,7 +27,7 @@
 
 #include "../internal.h"
 
-#define UM_PROBE_SIZE 64
+#define UM_PROBE_SIZE 4096 /* enough to see two MPEG audio frames */
 
 typedef struct um_format {
     const char *name;   /* short, lowercase: "jpeg" */
