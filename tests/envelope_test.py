@@ -379,7 +379,7 @@ def test_distinct_errors(t):
     write(src, b"y" * 100)
     env = seal(t, src, "-r", rcp, "--no-strip")
     r, _ = open_env(t, env, key=other)
-    assert b"no match" in r.stderr and b"no identity or passphrase opens" in r.stderr, r.stderr
+    assert b"no match" in r.stderr and b"no identity, passphrase or key-release share opens" in r.stderr, r.stderr
     r, _ = open_env(t, env, passphrase="nope")
     assert b"not a passphrase" in r.stderr, r.stderr
     data = bytearray(read(env))
@@ -440,7 +440,7 @@ def classify(r):
     err = r.stderr.decode(errors="replace")
     if r.returncode == 0:
         return "success"
-    if "no identity or passphrase opens the envelope]" in err:
+    if "key-release share opens the envelope]" in err:
         return "no match"
     if "armor:" in err:
         return "armor failure"
