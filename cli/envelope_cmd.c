@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,6 +88,8 @@ static void usage(FILE *f)
         "       %s open [-i IDENTITY_FILE]... [-p] [--allow-expired] [--max-work-factor N]\n"
         "                  [-o OUT] [-f] FILE.age\n"
         "       %s share FILE --to RECIPIENT [--expires WHEN] [-o OUT]\n"
+        "       seal, share and open take --share-store DIR: a key-release share\n"
+        "       %s share-store gc DIR [--now WHEN]   delete the expired shares\n"
         "\n"
         "Envelopes are age v1 files: any age client decrypts them. seal strips the\n"
         "file's metadata first, records its type, length and expiry inside the\n"
@@ -95,8 +98,11 @@ static void usage(FILE *f)
         "who keeps a copy, changes their clock or uses another age client can\n"
         "still read it. WHEN is 24h, 7d, 2w, 90m or a UTC date: 2026-12-31,\n"
         "2026-12-31T18:00Z. Outputs get random names unless -o says otherwise; the\n"
-        "original file name is never stored. See unmeta(1) and docs/envelope.md.\n",
-        prog, prog, prog, prog);
+        "original file name is never stored. With --share-store DIR, half of the\n"
+        "key goes to DIR/<id> instead of the envelope and is deleted at expiry:\n"
+        "after that nobody can open the envelope, with any age client. See\n"
+        "unmeta(1) and docs/envelope.md.\n",
+        prog, prog, prog, prog, prog);
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -310,6 +316,173 @@ static int file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* ---- the file-based share store ---------------------------------------- */
+
+/* A key-release share store in a folder (docs/envelope.md, "Key-release
+ * shares"): one file DIR/<id> (mode 0600) per share:
+ *   # unmeta key-release share
+ *   id: <32 lowercase hex digits>
+ *   not-after: <Unix seconds, 0 = none>
+ *   key: <32 lowercase hex digits>
+ * It stands in for a platform's key store with a TTL. Like Redis with
+ * EXAT, it never returns a share past its expiry: reading one deletes it,
+ * and `unmeta share-store gc DIR` deletes all expired ones. */
+
+#define SHARE_FILE_MAX 256
+
+static int is_share_id(const char *s)
+{
+    return strlen(s) == UNMETA_SHARE_ID_LEN && strspn(s, "0123456789abcdef") == UNMETA_SHARE_ID_LEN;
+}
+
+static int hex_decode(uint8_t *out, size_t n, const char *s)
+{
+    if (strlen(s) != 2 * n || strspn(s, "0123456789abcdef") != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+/* Overwrites a share file with zeros, then removes it. Best effort on
+ * copy-on-write and flash storage: a platform's store does better. */
+static int share_delete(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        char zero[SHARE_FILE_MAX] = { 0 };
+        if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= (off_t)sizeof(zero)) {
+            if (write(fd, zero, (size_t)st.st_size) == (ssize_t)st.st_size)
+                (void)fsync(fd);
+        }
+        close(fd);
+    }
+    return unlink(path);
+}
+
+/* Reads and checks DIR/<id>. Returns 0, -ENOENT when absent, or -EINVAL
+ * (malformed, message said) / -errno. */
+static int share_read(unmeta_share *sh, const char *path, const char *id)
+{
+    char buf[SHARE_FILE_MAX + 1], idl[40] = "", keyl[40] = "";
+    long long na = -1;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    if (n == (ssize_t)sizeof(buf)) {
+        say("%s: not a share file (too long)", path);
+        rc = -EINVAL;
+        goto done;
+    }
+    buf[n] = '\0';
+    /* parse, then demand the canonical text back: no stray whitespace,
+     * signs or leading zeros */
+    char canon[SHARE_FILE_MAX + 1];
+    int ok = sscanf(buf, "# unmeta key-release share\nid: %39[0-9a-f]\nnot-after: %lld\nkey: %39[0-9a-f]", idl, &na,
+                    keyl) == 3 &&
+             snprintf(canon, sizeof(canon), "# unmeta key-release share\nid: %s\nnot-after: %lld\nkey: %s\n", idl, na,
+                      keyl) == (int)n &&
+             memcmp(canon, buf, (size_t)n) == 0;
+    wipe(canon, sizeof(canon));
+    if (!ok || na < 0 || strcmp(idl, id) != 0 || hex_decode(sh->key, UNMETA_SHARE_KEY_LEN, keyl) != 0) {
+        say("%s: not a valid share file for id %s", path, id);
+        rc = -EINVAL;
+        goto done;
+    }
+    sh->not_after = na;
+done:
+    wipe(buf, sizeof(buf));
+    wipe(keyl, sizeof(keyl));
+    return rc;
+}
+
+static int share_path(char *out, size_t n, const char *dir, const char *id)
+{
+    return snprintf(out, n, "%s/%s", dir, id) < (int)n ? 0 : -1;
+}
+
+/* unmeta_share_fetch_fn over the folder. */
+static int32_t store_fetch(unmeta_share *share, void *user)
+{
+    const char *dir = user;
+    char path[4096];
+    if (!is_share_id(share->id) || share_path(path, sizeof(path), dir, share->id) < 0)
+        return UNMETA_E_INVALID;
+    int rc = share_read(share, path, share->id);
+    if (rc == -ENOENT)
+        return UNMETA_E_NOKEY;
+    if (rc < 0) {
+        if (rc != -EINVAL)
+            say("%s: cannot read: %s", path, strerror(-rc));
+        return rc == -EINVAL ? UNMETA_E_MALFORMED : UNMETA_E_IO;
+    }
+    if (share->not_after && (int64_t)time(NULL) > share->not_after) {
+        /* past its expiry: the store deletes it instead of releasing it */
+        char id[sizeof(share->id)];
+        memcpy(id, share->id, sizeof(id));
+        unmeta_share_wipe(share);
+        if (share_delete(path) == 0)
+            say("%s: key-release share %s had expired; deleted it", dir, id);
+        return UNMETA_E_NOKEY;
+    }
+    return 0;
+}
+
+/* Writes DIR/<id>, mode 0600, through a temporary file, fsync'ed. */
+static int store_put(const char *dir, const unmeta_share *sh)
+{
+    char path[4096], tmp[4096], text[SHARE_FILE_MAX], key[2 * UNMETA_SHARE_KEY_LEN + 1];
+    int rc = -1, fd = -1;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        say("%s: cannot create the share store: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!is_share_id(sh->id) || share_path(path, sizeof(path), dir, sh->id) < 0 ||
+        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, sh->id) >= (int)sizeof(tmp)) {
+        say("%s: share store path too long", dir);
+        return -1;
+    }
+    for (size_t i = 0; i < UNMETA_SHARE_KEY_LEN; i++)
+        snprintf(key + 2 * i, 3, "%02x", sh->key[i]);
+    int len = snprintf(text, sizeof(text), "# unmeta key-release share\nid: %s\nnot-after: %lld\nkey: %s\n", sh->id,
+                       (long long)sh->not_after, key);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) != 0) {
+        say("%s: cannot write the share: %s", tmp, strerror(errno));
+        goto done;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        say("%s: cannot store the share: %s", path, strerror(errno));
+        goto done;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    rc = 0;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlink(tmp);
+    wipe(text, sizeof(text));
+    wipe(key, sizeof(key));
+    return rc;
+}
+
 /* ---- keygen ------------------------------------------------------------ */
 
 static int cmd_keygen(int argc, char **argv)
@@ -398,6 +571,7 @@ typedef struct seal_opts {
     int64_t not_after;
     int no_pad, no_strip, record_time, force;
     const char *out;
+    const char *share_store;         /* --share-store DIR */
 } seal_opts;
 
 static int do_seal(const seal_opts *o, const char *file)
@@ -408,6 +582,7 @@ static int do_seal(const seal_opts *o, const char *file)
     unmeta_report *rep = NULL;
     FILE *tmp = NULL;
     passbuf pb;
+    unmeta_share share = UNMETA_SHARE_INIT;
     char name[64];
     const char *out = o->out;
     int status = EXIT_ERROR, rc;
@@ -472,6 +647,8 @@ static int do_seal(const seal_opts *o, const char *file)
     }
     p.not_after = o->not_after;
     p.flags = flags | (o->no_pad ? UNMETA_SEAL_NO_PAD : 0) | (o->record_time ? UNMETA_SEAL_RECORD_TIME : 0);
+    if (o->share_store)
+        p.share = &share;
     rc = strcmp(out, "-") == 0 ? unmeta_sink_new_fd(&dst, 1) : unmeta_sink_new_path(&dst, out, 0600);
     if (rc < 0) {
         say("%s: %s", out, unmeta_strerror(rc));
@@ -481,6 +658,22 @@ static int do_seal(const seal_opts *o, const char *file)
     if (rc < 0) {
         lib_error(file, rc, ctx);
         goto done;
+    }
+    if (o->share_store) {
+        if (store_put(o->share_store, &share) < 0) {
+            /* an envelope whose share was never stored opens for nobody */
+            if (strcmp(out, "-") != 0)
+                unlink(out);
+            say("%s: the key-release share could not be stored; %s", file,
+                strcmp(out, "-") != 0 ? "the envelope was removed" : "the envelope written cannot be opened");
+            goto done;
+        }
+        char when[64] = "no expiry: kept until deleted";
+        if (share.not_after) {
+            strcpy(when, "deleted after ");
+            fmt_time(when + strlen(when), sizeof(when) - strlen(when), share.not_after);
+        }
+        fprintf(stderr, "%s: key-release share %s stored in %s (%s)\n", file, share.id, o->share_store, when);
     }
     if (strcmp(out, "-") != 0) {
         if (!o->out)
@@ -496,6 +689,7 @@ static int do_seal(const seal_opts *o, const char *file)
     status = 0;
 done:
     pass_free(&pb);
+    unmeta_share_wipe(&share);
     unmeta_sink_free(dst);
     if (content != src)
         unmeta_source_free(content);
@@ -508,7 +702,8 @@ done:
     return status;
 }
 
-enum { OPT_EXPIRES = 256, OPT_NO_PAD, OPT_NO_STRIP, OPT_RECORD_TIME, OPT_TO, OPT_ALLOW_EXPIRED, OPT_MAX_WF };
+enum { OPT_EXPIRES = 256, OPT_NO_PAD, OPT_NO_STRIP, OPT_RECORD_TIME, OPT_TO, OPT_ALLOW_EXPIRED, OPT_MAX_WF,
+       OPT_SHARE_STORE, OPT_NOW };
 
 static int cmd_seal(int argc, char **argv, int share)
 {
@@ -521,6 +716,7 @@ static int cmd_seal(int argc, char **argv, int share)
         { "no-pad", no_argument, NULL, OPT_NO_PAD },    { "no-strip", no_argument, NULL, OPT_NO_STRIP },
         { "record-time", no_argument, NULL, OPT_RECORD_TIME }, { "to", required_argument, NULL, OPT_TO },
         { "output", required_argument, NULL, 'o' },     { "force", no_argument, NULL, 'f' },
+        { "share-store", required_argument, NULL, OPT_SHARE_STORE },
         { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
     };
     int64_t now = (int64_t)time(NULL);
@@ -544,6 +740,7 @@ static int cmd_seal(int argc, char **argv, int share)
         case OPT_NO_PAD: o.no_pad = 1; break;
         case OPT_NO_STRIP: o.no_strip = 1; break;
         case OPT_RECORD_TIME: o.record_time = 1; break;
+        case OPT_SHARE_STORE: o.share_store = optarg; break;
         case 'o': o.out = optarg; break;
         case 'f': o.force = 1; break;
         case 'h': usage(stdout); status = 0; goto done;
@@ -557,6 +754,10 @@ static int cmd_seal(int argc, char **argv, int share)
     if (!!o.passphrase == !!o.recipients.n) {
         say(share ? "share needs --to RECIPIENT" : "seal needs recipients (-r, -R) or a passphrase (-p), not both");
         goto bad;
+    }
+    if (o.passphrase && o.share_store) {
+        say("--share-store needs recipients (-r, -R): age allows no other stanza beside a passphrase's");
+        goto done;
     }
     if (expires && parse_when(&o.not_after, expires, now) < 0) {
         say("--expires: '%s' is not 24h, 7d, 2w, 90m, 2026-12-31 or 2026-12-31T18:00Z", expires);
@@ -596,7 +797,7 @@ static int cmd_open(int argc, char **argv)
 {
     keylist ids = { { 0 }, 0 };
     passbuf pb;
-    const char *out = NULL;
+    const char *out = NULL, *share_store = NULL;
     int c, status = EXIT_ERROR, passphrase = 0, force = 0, rc;
     uint32_t flags = 0;
     long max_wf = 0;
@@ -610,6 +811,7 @@ static int cmd_open(int argc, char **argv)
         { "output", required_argument, NULL, 'o' },   { "force", no_argument, NULL, 'f' },
         { "allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED },
         { "max-work-factor", required_argument, NULL, OPT_MAX_WF },
+        { "share-store", required_argument, NULL, OPT_SHARE_STORE },
         { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
     };
     while ((c = getopt_long(argc, argv, "i:po:fh", lo, NULL)) != -1) {
@@ -622,6 +824,7 @@ static int cmd_open(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
         case OPT_ALLOW_EXPIRED: flags |= UNMETA_OPEN_ALLOW_EXPIRED; break;
+        case OPT_SHARE_STORE: share_store = optarg; break;
         case OPT_MAX_WF: {
             char *end;
             max_wf = strtol(optarg, &end, 10);
@@ -685,12 +888,18 @@ static int cmd_open(int argc, char **argv)
     }
     p.max_scrypt_log_n = (int32_t)max_wf;
     p.flags = flags;
+    if (share_store) {
+        p.share_fetch = store_fetch;
+        p.share_user = (void *)share_store;
+    }
     unmeta_open_info info = UNMETA_OPEN_INFO_INIT;
     rc = unmeta_open(&info, ctx, src, dst, &p);
     if (rc < 0) {
         lib_error(file, rc, ctx);
         if (rc == UNMETA_E_EXPIRED)
             say("%s: --allow-expired opens it anyway (for recovery)", file);
+        if (rc == UNMETA_E_NOKEY && !share_store && strstr(unmeta_ctx_last_error(ctx), "key-release share"))
+            say("%s: give the share store that holds it with --share-store DIR", file);
         goto done;
     }
     const char *shown = out;
@@ -718,6 +927,8 @@ static int cmd_open(int argc, char **argv)
                 info.not_after ? (info.expired ? "EXPIRED on " : "expires ") : "no expiry",
                 info.not_after ? when : "", info.expired ? " (opened with --allow-expired)" : "", shown);
     }
+    if (info.share_id[0])
+        fprintf(stderr, "%s: opened with key-release share %s\n", file, info.share_id);
     status = 0;
 done:
     pass_free(&pb);
@@ -729,10 +940,101 @@ done:
     return status;
 }
 
+/* ---- share-store gc ------------------------------------------------------ */
+
+/* Deletes every share past its expiry; prints one line per deleted share.
+ * Files whose name is not a share ID are left alone; share files that do
+ * not parse are named, kept, and make the exit status 2. */
+static int cmd_share_store(int argc, char **argv)
+{
+    static const struct option lo[] = { { "now", required_argument, NULL, OPT_NOW }, { "help", no_argument, NULL, 'h' },
+                                         { NULL, 0, NULL, 0 } };
+    int64_t now = (int64_t)time(NULL);
+    const char *now_arg = NULL;
+    int c;
+    if (argc < 2 || strcmp(argv[1], "gc") != 0) {
+        say("share-store: the command is 'share-store gc DIR [--now WHEN]'");
+        return EXIT_ERROR;
+    }
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case OPT_NOW: now_arg = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_ERROR;
+        }
+    }
+    if (argc - optind != 1) {
+        say("share-store gc takes exactly one DIR");
+        return EXIT_ERROR;
+    }
+    if (now_arg) {
+        /* @SECONDS, a UTC date, or a span from now (8d: "as if 8 days later") */
+        char *end;
+        if (now_arg[0] == '@') {
+            errno = 0;
+            long long v = strtoll(now_arg + 1, &end, 10);
+            if (errno || *end || end == now_arg + 1 || v < 0) {
+                say("--now: '%s' is not @SECONDS", now_arg);
+                return EXIT_ERROR;
+            }
+            now = v;
+        } else if (parse_when(&now, now_arg, now) < 0) {
+            say("--now: '%s' is not @SECONDS, 2026-12-31[T18:00Z] or 8d", now_arg);
+            return EXIT_ERROR;
+        }
+    }
+    const char *dir = argv[optind];
+    DIR *d = opendir(dir);
+    if (!d) {
+        say("%s: cannot open the share store: %s", dir, strerror(errno));
+        return EXIT_ERROR;
+    }
+    unsigned deleted = 0, kept = 0;
+    int status = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char path[4096];
+        if (!is_share_id(de->d_name) || share_path(path, sizeof(path), dir, de->d_name) < 0)
+            continue;
+        unmeta_share sh = UNMETA_SHARE_INIT;
+        int rc = share_read(&sh, path, de->d_name);
+        int64_t not_after = sh.not_after;
+        unmeta_share_wipe(&sh); /* only the expiry is needed */
+        if (rc < 0) {
+            if (rc != -EINVAL)
+                say("%s: cannot read: %s", path, strerror(-rc));
+            status = EXIT_ERROR;
+            continue;
+        }
+        if (not_after == 0 || now <= not_after) {
+            kept++;
+            continue;
+        }
+        if (share_delete(path) != 0) {
+            say("%s: cannot delete: %s", path, strerror(errno));
+            status = EXIT_ERROR;
+            continue;
+        }
+        char when[64];
+        fmt_time(when, sizeof(when), not_after);
+        printf("deleted %s (expired %s)\n", de->d_name, when);
+        deleted++;
+    }
+    closedir(d);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    fprintf(stderr, "%s: %u expired share%s deleted, %u kept\n", dir, deleted, deleted == 1 ? "" : "s", kept);
+    return status;
+}
+
 int envelope_is_command(const char *cmd)
 {
     return strcmp(cmd, "keygen") == 0 || strcmp(cmd, "seal") == 0 || strcmp(cmd, "open") == 0 ||
-           strcmp(cmd, "share") == 0;
+           strcmp(cmd, "share") == 0 || strcmp(cmd, "share-store") == 0;
 }
 
 int envelope_main(int argc, char **argv)
@@ -746,5 +1048,7 @@ int envelope_main(int argc, char **argv)
         return cmd_seal(argc - 1, argv + 1, 0);
     if (strcmp(cmd, "share") == 0)
         return cmd_seal(argc - 1, argv + 1, 1);
+    if (strcmp(cmd, "share-store") == 0)
+        return cmd_share_store(argc - 1, argv + 1);
     return cmd_open(argc - 1, argv + 1);
 }

@@ -1,7 +1,8 @@
 /*
  * fuzz_open.c - fuzz target for envelopes (lib/envelope.c): the age header
  * parser, the ASCII armor decoder, the INFO parser, and the whole open path with a fixed identity
- * and a fixed passphrase (work factor capped low so scrypt stays fast).
+ * and a fixed passphrase (work factor capped low so scrypt stays fast) and a key-release share store
+ * that answers every ID with the share 5a5a...5a (16 bytes).
  *
  * Build: like the other targets, linked with libunmeta_internal and the
  * library's dependencies (libsodium), include dirs include/ and lib/.
@@ -22,6 +23,15 @@ static const char *const identity[1] = {
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A share store: user non-NULL holds a fixed share for every ID, NULL holds none. */
+static int32_t fetch(unmeta_share *share, void *user)
+{
+    if (!user)
+        return UNMETA_E_NOKEY;
+    memset(share->key, 0x5a, UNMETA_SHARE_KEY_LEN);
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,6 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.passphrase_len = 8;
         p.max_scrypt_log_n = 10;
         p.now = 1700000000;
+        p.share_fetch = fetch;
+        p.share_user = (void *)identity; /* any non-NULL: the store holds the share */
         (void)unmeta_open(&info, ctx, src, dst, &p);
     }
     unmeta_sink_free(dst);

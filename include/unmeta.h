@@ -241,7 +241,7 @@ UNMETA_API const char *unmeta_format_name(uint32_t i);
  * client. Builds without libsodium return UNMETA_E_FEATURE from all of
  * these. */
 
-#define UNMETA_E_NOKEY        -13  /* no identity or passphrase opens the envelope */
+#define UNMETA_E_NOKEY        -13  /* no identity or passphrase opens the envelope, or its key-release share is gone */
 
 /* Non-zero when this build can seal and open envelopes. */
 UNMETA_API int32_t unmeta_envelope_available(void);
@@ -252,6 +252,41 @@ UNMETA_API int32_t unmeta_envelope_available(void);
 #define UNMETA_SEAL_STRIPPED      0x4u  /* mark the content as stripped by unmeta */
 
 #define UNMETA_SCRYPT_LOG_N_DEFAULT 16  /* 64 MiB: opens on memory-capped phones */
+
+/* Key-release shares (docs/envelope.md, "Key-release shares"): expiry that
+ * holds. Sealing with unmeta_seal_params.share splits the file key in two:
+ * the recipient stanzas wrap one half, the other half (the share) is
+ * returned to the caller, who hands it to a key-release service (a key
+ * store with a TTL, e.g. Redis SET ... EXAT not_after) that deletes it at
+ * expiry. The envelope names its share in an "unmeta-share" stanza; opening
+ * needs the identity AND the share, so once the service has deleted the
+ * share no copy of the envelope opens, with unmeta or any age client. The
+ * library does no network I/O: the caller stores and fetches shares. It
+ * does not protect against a recipient who opened the envelope before the
+ * share was deleted, or against a store that keeps shares it should not. */
+#define UNMETA_SHARE_ID_LEN   32  /* lowercase hex digits of the 16-byte share ID */
+#define UNMETA_SHARE_KEY_LEN  16  /* bytes of share key */
+
+typedef struct unmeta_share {
+    uint32_t struct_size;            /* sizeof(unmeta_share) */
+    char id[36];                     /* UNMETA_SHARE_ID_LEN lowercase hex digits, NUL-terminated */
+    int64_t not_after;               /* the envelope's expiry: delete the share then; 0: none */
+    uint8_t key[UNMETA_SHARE_KEY_LEN]; /* the secret half of the file key */
+} unmeta_share;
+#define UNMETA_SHARE_INIT { sizeof(unmeta_share), { 0 }, 0, { 0 } }
+UNMETA_API int32_t unmeta_share_init(unmeta_share *share, uint32_t struct_size);
+UNMETA_API uint32_t unmeta_share_id_len(void);
+UNMETA_API uint32_t unmeta_share_key_len(void);
+/* Wipes a share (sodium_memzero), keeping its struct_size. */
+UNMETA_API void unmeta_share_wipe(unmeta_share *share);
+
+/* Asked by unmeta_open() for the share of an envelope that has one, after
+ * an identity has unwrapped its half of the key. share->id is filled in;
+ * the callback fills share->key and returns 0, UNMETA_E_NOKEY when the
+ * store no longer holds it (expired, deleted), or another negative code
+ * (e.g. UNMETA_E_IO: the store is unreachable), which open returns. The
+ * library wipes the share afterwards. */
+typedef int32_t (*unmeta_share_fetch_fn)(unmeta_share *share, void *user);
 
 typedef struct unmeta_seal_params {
     uint32_t struct_size;            /* sizeof(unmeta_seal_params) */
@@ -264,8 +299,9 @@ typedef struct unmeta_seal_params {
     int64_t not_after;               /* Unix seconds after which opening is refused; 0: never */
     int64_t now;                     /* creation time for UNMETA_SEAL_RECORD_TIME; 0: system clock */
     const char *content_type;        /* e.g. "image/jpeg" (<= 32 printable ASCII); NULL: detected */
+    unmeta_share *share;             /* non-NULL: split the file key and return the released share here */
 } unmeta_seal_params;
-#define UNMETA_SEAL_PARAMS_INIT { sizeof(unmeta_seal_params), NULL, 0, NULL, 0, 0, 0, 0, 0, NULL }
+#define UNMETA_SEAL_PARAMS_INIT { sizeof(unmeta_seal_params), NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, NULL }
 UNMETA_API int32_t unmeta_seal_params_init(unmeta_seal_params *p, uint32_t struct_size);
 
 /* Flags for unmeta_open_params.flags. */
@@ -280,8 +316,11 @@ typedef struct unmeta_open_params {
     int64_t now;                     /* trusted current time, Unix seconds; 0: system clock */
     int32_t max_scrypt_log_n;        /* 0: UNMETA_SCRYPT_LOG_N_DEFAULT (64 MiB); at most 30 */
     uint32_t flags;                  /* UNMETA_OPEN_* */
+    const unmeta_share *share;       /* the key-release share, when the caller already holds it; NULL: none */
+    unmeta_share_fetch_fn share_fetch; /* else asked for it by ID; NULL: none */
+    void *share_user;                /* passed to share_fetch */
 } unmeta_open_params;
-#define UNMETA_OPEN_PARAMS_INIT { sizeof(unmeta_open_params), NULL, 0, NULL, 0, 0, 0, 0 }
+#define UNMETA_OPEN_PARAMS_INIT { sizeof(unmeta_open_params), NULL, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL }
 UNMETA_API int32_t unmeta_open_params_init(unmeta_open_params *p, uint32_t struct_size);
 
 /* What unmeta_open() found. */
@@ -302,8 +341,9 @@ typedef struct unmeta_open_info {
     uint64_t padding_length;         /* zero bytes after the content */
     uint32_t info_flags;             /* INFO ignorable flags (docs/envelope.md) */
     char content_type[36];           /* NUL-terminated; "" when unknown */
+    char share_id[36];               /* the key-release share it needed; "" when none */
 } unmeta_open_info;
-#define UNMETA_OPEN_INFO_INIT { sizeof(unmeta_open_info), 0, 0, 0, 0, 0, 0, 0, 0, { 0 } }
+#define UNMETA_OPEN_INFO_INIT { sizeof(unmeta_open_info), 0, 0, 0, 0, 0, 0, 0, 0, { 0 }, { 0 } }
 UNMETA_API int32_t unmeta_open_info_init(unmeta_open_info *info, uint32_t struct_size);
 
 /* Encrypts src to dst as an envelope. A path sink appears only on success. */
@@ -313,7 +353,10 @@ UNMETA_API int32_t unmeta_seal(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink 
  * validates INFO and refuses an expired envelope (UNMETA_E_EXPIRED) before
  * writing any byte, then streams the content; a missing final chunk, a
  * truncation or an altered chunk fails with UNMETA_E_CRYPTO and a path sink
- * is never renamed into place. info may be NULL. */
+ * is never renamed into place. An envelope with a key-release share also
+ * needs the share (params->share, else params->share_fetch): without it,
+ * UNMETA_E_NOKEY ("this envelope needs its key-release share (id ...)");
+ * a share that does not belong to it, UNMETA_E_NOKEY too. info may be NULL. */
 UNMETA_API int32_t unmeta_open(unmeta_open_info *info, unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst,
                                const unmeta_open_params *params);
 /* A new X25519 identity ("AGE-SECRET-KEY-1...") and its recipient

@@ -43,6 +43,12 @@
 #define SCRYPT_LOG_N_MIN 10
 #define SCRYPT_LOG_N_SEAL_MAX 22
 #define SCRYPT_LOG_N_OPEN_MAX 30
+#define SHARE_TYPE       "unmeta-share"          /* docs/envelope.md, "Key-release shares" */
+#define SHARE_CHECK_INFO "unmeta-share check"
+#define SHARE_ID_BYTES   16u
+#define SHARE_CHECK      32u
+/* The fields of unmeta_share version 1: a caller's struct must hold them all. */
+#define SHARE_V1_SIZE    (offsetof(unmeta_share, key) + UNMETA_SHARE_KEY_LEN)
 
 /* ---- PADMÉ ------------------------------------------------------------- */
 
@@ -658,6 +664,41 @@ int32_t unmeta_open_info_init(unmeta_open_info *info, uint32_t struct_size)
     return init_params(info, struct_size, &d, sizeof(d));
 }
 
+int32_t unmeta_share_init(unmeta_share *share, uint32_t struct_size)
+{
+    unmeta_share d = UNMETA_SHARE_INIT;
+    return init_params(share, struct_size, &d, sizeof(d));
+}
+
+uint32_t unmeta_share_id_len(void)
+{
+    return UNMETA_SHARE_ID_LEN;
+}
+
+uint32_t unmeta_share_key_len(void)
+{
+    return UNMETA_SHARE_KEY_LEN;
+}
+
+/* A share ID: exactly 32 lowercase hex digits (16 bytes). */
+UM_UNUSED static int share_id_decode(uint8_t out[SHARE_ID_BYTES], const char *s, size_t n)
+{
+    if (n != UNMETA_SHARE_ID_LEN)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        int v = 0;
+        for (size_t k = 0; k < 2; k++) {
+            char c = s[i + k];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0)
+                return -1;
+            v = v << 4 | d;
+        }
+        out[i / 2] = (uint8_t)v;
+    }
+    return 0;
+}
+
 void unmeta_free_secret(char *secret)
 {
     if (!secret)
@@ -678,6 +719,15 @@ void unmeta_free_secret(char *secret)
 int32_t unmeta_envelope_available(void)
 {
     return 0;
+}
+
+void unmeta_share_wipe(unmeta_share *share)
+{
+    if (!share || share->struct_size < sizeof(uint32_t))
+        return;
+    volatile uint8_t *v = (volatile uint8_t *)share;
+    for (size_t i = sizeof(uint32_t); i < share->struct_size && i < sizeof(*share); i++)
+        v[i] = 0;
 }
 
 int um_env_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len,
@@ -730,6 +780,14 @@ int32_t unmeta_envelope_available(void)
     return sodium_init() >= 0;
 }
 
+void unmeta_share_wipe(unmeta_share *share)
+{
+    if (!share || share->struct_size < sizeof(uint32_t))
+        return;
+    size_t n = share->struct_size < sizeof(*share) ? share->struct_size : sizeof(*share);
+    sodium_memzero((uint8_t *)share + sizeof(uint32_t), n - sizeof(uint32_t));
+}
+
 /* ---- HKDF-SHA-256 (RFC 5869) ------------------------------------------- */
 
 int um_env_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len,
@@ -770,6 +828,8 @@ int um_env_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t
  * mlock where the system allows it, wiped by sodium_free). */
 typedef struct secrets {
     uint8_t file_key[AGE_FILE_KEY];
+    uint8_t stanza_key[AGE_FILE_KEY]; /* what the stanzas wrap: the file key, or file key XOR share key */
+    unmeta_share share;              /* the key-release share, while it is in use */
     uint8_t payload_key[32];
     uint8_t mac_key[32];
     uint8_t wrap_key[32];
@@ -922,7 +982,7 @@ static int add_x25519_stanza(sealer *s, const char *recipient, um_env_rng_fn rng
     memcpy(salt + 32, pk, 32);
     um_env_hkdf_sha256(sec->wrap_key, 32, salt, 64, sec->shared, 32,
                        (const uint8_t *)AGE_X25519_INFO, sizeof(AGE_X25519_INFO) - 1);
-    crypto_aead_chacha20poly1305_ietf_encrypt(body, NULL, sec->file_key, AGE_FILE_KEY, NULL, 0, NULL, nonce,
+    crypto_aead_chacha20poly1305_ietf_encrypt(body, NULL, sec->stanza_key, AGE_FILE_KEY, NULL, 0, NULL, nonce,
                                               sec->wrap_key);
     UM_TRY(header_reserve(s, 256));
     s->header_len += (size_t)sprintf(s->header + s->header_len, "-> X25519 ");
@@ -943,13 +1003,43 @@ static int add_scrypt_stanza(sealer *s, const uint8_t *pass, uint64_t pass_len, 
     if (crypto_pwhash_scryptsalsa208sha256_ll(pass, (size_t)pass_len, salt, sizeof(salt), UINT64_C(1) << log_n, 8, 1,
                                               sec->wrap_key, 32) != 0)
         return um_fail(&s->job, UNMETA_E_NOMEM, "scrypt with work factor 2^%d failed (out of memory?)", log_n);
-    crypto_aead_chacha20poly1305_ietf_encrypt(body, NULL, sec->file_key, AGE_FILE_KEY, NULL, 0, NULL, nonce,
+    crypto_aead_chacha20poly1305_ietf_encrypt(body, NULL, sec->stanza_key, AGE_FILE_KEY, NULL, 0, NULL, nonce,
                                               sec->wrap_key);
     UM_TRY(header_reserve(s, 256));
     s->header_len += (size_t)sprintf(s->header + s->header_len, "-> scrypt ");
     s->header_len += um_b64_encode(s->header + s->header_len, salt + ll, 16);
     s->header_len += (size_t)sprintf(s->header + s->header_len, " %d\n", log_n);
     s->header_len += put_body(s->header + s->header_len, body, sizeof(body));
+    return 0;
+}
+
+/* The share's check value: HKDF-SHA-256(IKM = share key, salt = share ID,
+ * info "unmeta-share check"), 32 bytes. It tells a wrong share from an
+ * altered header and binds the share to its ID. */
+static void share_check(uint8_t out[SHARE_CHECK], const uint8_t id[SHARE_ID_BYTES], const uint8_t *key)
+{
+    um_env_hkdf_sha256(out, SHARE_CHECK, id, SHARE_ID_BYTES, key, UNMETA_SHARE_KEY_LEN,
+                       (const uint8_t *)SHARE_CHECK_INFO, sizeof(SHARE_CHECK_INFO) - 1);
+}
+
+/* "-> unmeta-share <id>" with the check value as its body; fills sec->share. */
+static int add_share_stanza(sealer *s, int64_t not_after, um_env_rng_fn rng, void *ru)
+{
+    uint8_t id[SHARE_ID_BYTES], check[SHARE_CHECK];
+    secrets *sec = s->sec;
+    rng(id, sizeof(id), ru);
+    memset(&sec->share, 0, sizeof(sec->share));
+    sec->share.struct_size = sizeof(sec->share);
+    for (size_t i = 0; i < sizeof(id); i++)
+        snprintf(sec->share.id + 2 * i, 3, "%02x", id[i]);
+    sec->share.not_after = not_after;
+    rng(sec->share.key, UNMETA_SHARE_KEY_LEN, ru);
+    for (size_t i = 0; i < AGE_FILE_KEY; i++)
+        sec->stanza_key[i] = sec->file_key[i] ^ sec->share.key[i];
+    share_check(check, id, sec->share.key);
+    UM_TRY(header_reserve(s, 256));
+    s->header_len += (size_t)sprintf(s->header + s->header_len, "-> " SHARE_TYPE " %s\n", sec->share.id);
+    s->header_len += put_body(s->header + s->header_len, check, sizeof(check));
     return 0;
 }
 
@@ -1017,6 +1107,16 @@ int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const
         rc = um_fail(&s.job, UNMETA_E_INVALID, "seal: bad expiry or unknown flags");
         goto done;
     }
+    if (p.share && p.share->struct_size < SHARE_V1_SIZE) {
+        rc = um_fail(&s.job, UNMETA_E_INVALID, "seal: share struct_size %u is smaller than unmeta_share (%u)",
+                     (unsigned)p.share->struct_size, (unsigned)SHARE_V1_SIZE);
+        goto done;
+    }
+    if (p.share && use_pass) {
+        rc = um_fail(&s.job, UNMETA_E_INVALID,
+                     "seal: a key-release share needs X25519 recipients (age allows no stanza beside a scrypt one)");
+        goto done;
+    }
     UM_TRY_GOTO(rc, um_reader_open(&s.job.in, &s.job, src), done);
     uint64_t content_len = um_reader_size(s.job.in);
 
@@ -1064,11 +1164,14 @@ int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const
         goto done;
     }
     rng(s.sec->file_key, AGE_FILE_KEY, ru);
+    memcpy(s.sec->stanza_key, s.sec->file_key, AGE_FILE_KEY);
 
     /* header */
     UM_TRY_GOTO(rc, header_reserve(&s, sizeof(AGE_INTRO)), done);
     memcpy(s.header, AGE_INTRO, sizeof(AGE_INTRO) - 1);
     s.header_len = sizeof(AGE_INTRO) - 1;
+    if (p.share) /* first: the recipient stanzas wrap file key XOR share key */
+        UM_TRY_GOTO(rc, add_share_stanza(&s, p.not_after, rng, ru), done);
     if (use_pass) {
         UM_TRY_GOTO(rc, add_scrypt_stanza(&s, p.passphrase, p.passphrase_len, log_n, rng, ru), done);
     } else {
@@ -1145,6 +1248,12 @@ int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const
     rc = um_sink_commit(dst);
     if (rc < 0)
         rc = um_fail(&s.job, rc, "%s", um_sink_error(dst));
+    else if (p.share) {
+        /* released only once the envelope is complete; struct_size checked above */
+        memcpy(p.share->id, s.sec->share.id, sizeof(p.share->id));
+        p.share->not_after = s.sec->share.not_after;
+        memcpy(p.share->key, s.sec->share.key, UNMETA_SHARE_KEY_LEN);
+    }
 done:
     if (rc < 0 && dst)
         um_sink_abort(dst);
@@ -1209,11 +1318,13 @@ static int unwrap(uint8_t *file_key, const uint8_t *body, const uint8_t key[32])
     return n == AGE_FILE_KEY ? 0 : -1;
 }
 
-/* Finds the file key. */
+/* Finds the key the stanzas wrap (the file key, or its half when
+ * *share_st is set: the envelope's key-release share stanza). */
 static int unwrap_file_key(um_job *job, secrets *sec, const um_age_header *h, const unmeta_open_params *p,
-                           int32_t *kind)
+                           int32_t *kind, const um_age_stanza **share_st)
 {
     uint32_t n_scrypt = 0, n_x25519 = 0;
+    *share_st = NULL;
     /* Structure first: the age spec's rules for the stanza types we know,
      * whatever keys the caller has. */
     for (uint32_t i = 0; i < h->count; i++) {
@@ -1230,6 +1341,14 @@ static int unwrap_file_key(um_job *job, secrets *sec, const um_age_header *h, co
                 st->body_len != AGE_FILE_KEY + AGE_TAG)
                 return um_fail(job, UNMETA_E_MALFORMED, "header: malformed scrypt stanza %u", i);
             n_scrypt++;
+        } else if (arg_is(st, 0, SHARE_TYPE)) {
+            uint8_t id[SHARE_ID_BYTES];
+            if (st->nargs != 2 || share_id_decode(id, st->args[1], st->arg_len[1]) != 0 ||
+                st->body_len != SHARE_CHECK)
+                return um_fail(job, UNMETA_E_MALFORMED, "header: malformed " SHARE_TYPE " stanza %u", i);
+            if (*share_st)
+                return um_fail(job, UNMETA_E_MALFORMED, "header: more than one " SHARE_TYPE " stanza");
+            *share_st = st;
         }
     }
     if (n_scrypt && h->count != 1)
@@ -1286,6 +1405,65 @@ static int unwrap_file_key(um_job *job, secrets *sec, const um_age_header *h, co
         return um_fail(job, UNMETA_E_NOKEY, "no match: the envelope is sealed to public keys, not a passphrase; give an identity");
     return um_fail(job, UNMETA_E_NOKEY, "no match: none of the %u identities opens any of the %u X25519 stanzas",
                    p->identity_count, n_x25519);
+}
+
+/* Completes the file key with the key-release share: from the caller, or
+ * asked for by ID; checked against the stanza's check value before use. */
+static int apply_share(um_job *job, secrets *sec, const um_age_stanza *st, const unmeta_open_params *p,
+                       char id_out[36])
+{
+    uint8_t id[SHARE_ID_BYTES], check[SHARE_CHECK];
+    char hex[UNMETA_SHARE_ID_LEN + 1];
+    unmeta_share *sh = &sec->share;
+    int rc = 0;
+    share_id_decode(id, st->args[1], st->arg_len[1]); /* validated by unwrap_file_key */
+    memcpy(hex, st->args[1], UNMETA_SHARE_ID_LEN);
+    hex[UNMETA_SHARE_ID_LEN] = '\0';
+    memset(sh, 0, sizeof(*sh));
+    sh->struct_size = sizeof(*sh);
+    memcpy(sh->id, hex, sizeof(hex));
+    if (p->share) {
+        if (p->share->struct_size < SHARE_V1_SIZE) {
+            rc = um_fail(job, UNMETA_E_INVALID, "open: share struct_size %u is smaller than unmeta_share (%u)",
+                         (unsigned)p->share->struct_size, (unsigned)SHARE_V1_SIZE);
+            goto done;
+        }
+        if (strncmp(p->share->id, hex, sizeof(p->share->id)) != 0) {
+            rc = um_fail(job, UNMETA_E_NOKEY,
+                         "this envelope needs its key-release share (id %s); the share given is for id %.32s", hex,
+                         p->share->id);
+            goto done;
+        }
+        memcpy(sh->key, p->share->key, UNMETA_SHARE_KEY_LEN);
+    } else if (p->share_fetch) {
+        int32_t r = p->share_fetch(sh, p->share_user);
+        if (r == UNMETA_E_NOKEY) {
+            rc = um_fail(job, UNMETA_E_NOKEY,
+                         "this envelope needs its key-release share (id %s), and the share store no longer holds it "
+                         "(expired or deleted)", hex);
+            goto done;
+        }
+        if (r != 0) {
+            rc = um_fail(job, r < 0 ? r : UNMETA_E_INVALID, "the share store failed to return key-release share %s",
+                         hex);
+            goto done;
+        }
+    } else {
+        rc = um_fail(job, UNMETA_E_NOKEY, "this envelope needs its key-release share (id %s)", hex);
+        goto done;
+    }
+    share_check(check, id, sh->key);
+    if (sodium_memcmp(check, st->body, SHARE_CHECK) != 0) {
+        rc = um_fail(job, UNMETA_E_NOKEY, "key-release share %s does not open this envelope (a wrong or damaged share)",
+                     hex);
+        goto done;
+    }
+    for (size_t i = 0; i < AGE_FILE_KEY; i++)
+        sec->file_key[i] ^= sh->key[i];
+    memcpy(id_out, hex, sizeof(hex));
+done:
+    sodium_memzero(sh, sizeof(*sh));
+    return rc;
 }
 
 static int payload_fail(um_job *job, const char *what, uint64_t chunk)
@@ -1404,7 +1582,12 @@ int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *
         rc = um_fail(&job, UNMETA_E_NOMEM, "out of memory for secrets");
         goto done;
     }
-    UM_TRY_GOTO(rc, unwrap_file_key(&job, sec, &h, &p, &info.recipient_kind), done);
+    {
+        const um_age_stanza *share_st = NULL;
+        UM_TRY_GOTO(rc, unwrap_file_key(&job, sec, &h, &p, &info.recipient_kind, &share_st), done);
+        if (share_st)
+            UM_TRY_GOTO(rc, apply_share(&job, sec, share_st, &p, info.share_id), done);
+    }
     {
         uint8_t mac[32];
         um_env_hkdf_sha256(sec->mac_key, 32, NULL, 0, sec->file_key, AGE_FILE_KEY, (const uint8_t *)"header", 6);

@@ -51,7 +51,7 @@ const char *unmeta_strerror(int32_t code)
     case UNMETA_E_FEATURE: return "feature not built in";
     case UNMETA_E_EXPIRED: return "envelope expired";
     case UNMETA_E_CRYPTO: return "envelope failed authentication";
-    case UNMETA_E_NOKEY: return "no identity or passphrase opens the envelope";
+    case UNMETA_E_NOKEY: return "no identity, passphrase or key-release share opens the envelope";
     default: return "unknown error";
     }
 }

@@ -379,7 +379,7 @@ def test_distinct_errors(t):
     write(src, b"y" * 100)
     env = seal(t, src, "-r", rcp, "--no-strip")
     r, _ = open_env(t, env, key=other)
-    assert b"no match" in r.stderr and b"no identity or passphrase opens" in r.stderr, r.stderr
+    assert b"no match" in r.stderr and b"no identity, passphrase or key-release share opens" in r.stderr, r.stderr
     r, _ = open_env(t, env, passphrase="nope")
     assert b"not a passphrase" in r.stderr, r.stderr
     data = bytearray(read(env))
@@ -412,6 +412,244 @@ def test_share_and_random_names(t):
     assert read(os.path.join(t.tmp, opened)) == read(t.strip(src))
 
 
+# ---- key-release shares (docs/envelope.md, "Key-release shares") -------------
+
+SHARE_ID = re.compile(rb"^-> unmeta-share ([0-9a-f]{32})\n([A-Za-z0-9+/]{43})\n", re.M)
+
+
+def share_file(store, sid):
+    """The documented share file, parsed strictly."""
+    text = read(os.path.join(store, sid)).decode()
+    m = re.fullmatch(r"# unmeta key-release share\nid: ([0-9a-f]{32})\nnot-after: (0|[1-9][0-9]*)\n"
+                     r"key: ([0-9a-f]{32})\n", text)
+    assert m and m.group(1) == sid, text
+    return int(m.group(2)), bytes.fromhex(m.group(3))
+
+
+def seal_shared(t, src, rcp, store, *opts, out=None):
+    env = seal(t, src, "-r", rcp, "--no-strip", "--share-store", store, *opts, out=out)
+    m = SHARE_ID.search(read(env))
+    assert m, read(env)[:300]
+    return env, m.group(1).decode()
+
+
+def hkdf(ikm, salt, info, n=32):
+    import hmac
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, t_prev, i = b"", b"", 1
+    while len(out) < n:
+        t_prev = hmac.new(prk, t_prev + info + bytes([i]), hashlib.sha256).digest()
+        out += t_prev
+        i += 1
+    return out[:n]
+
+
+def bech32_data(s):
+    alpha = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+    s = s.lower()
+    vals = [alpha.index(c) for c in s[s.rindex("1") + 1:]][:-6]
+    acc, bits, out = 0, 0, bytearray()
+    for v in vals:
+        acc, bits = acc << 5 | v, bits + 5
+        if bits >= 8:
+            bits -= 8
+            out.append(acc >> bits & 0xff)
+    return bytes(out)
+
+
+def test_share_store_round_trip(t):
+    key, rcp = keypair(t)
+    store = t.path("store")
+    src = t.path("blob.bin")
+    write(src, b"released only with the share " * 3000)  # two chunks
+    env, sid = seal_shared(t, src, rcp, store, "--expires", "1h")
+    assert os.stat(store).st_mode & 0o777 == 0o700, oct(os.stat(store).st_mode)
+    assert os.stat(os.path.join(store, sid)).st_mode & 0o777 == 0o600
+    assert os.listdir(store) == [sid], os.listdir(store)
+    not_after, k2 = share_file(store, sid)
+    assert abs(not_after - (time.time() + 3600)) < 120, not_after
+    data = read(env)
+    assert k2 not in data and k2.hex().encode() not in data, "the share is stored with the envelope"
+    hlen = data.index(b"\n--- ") + 48
+    assert str(not_after).encode() not in data[:hlen], "the expiry is in clear in the header"
+    # without the share: the distinct error naming the ID, nothing released
+    r, out = open_env(t, env, key=key)
+    assert r.returncode == 2 and not os.path.exists(out), r.stderr
+    assert f"this envelope needs its key-release share (id {sid})".encode() in r.stderr, r.stderr
+    assert b"--share-store" in r.stderr, r.stderr
+    # with it
+    r, out = open_env(t, env, "--share-store", store, key=key)
+    assert r.returncode == 0 and read(out) == read(src), r.stderr
+    assert f"key-release share {sid}".encode() in r.stderr
+    # a damaged share is refused as such, and no output appears
+    good = read(os.path.join(store, sid))
+    bad = bytearray(good)
+    bad[-3] = ord("0") if bad[-3] != ord("0") else ord("1")
+    write(os.path.join(store, sid), bytes(bad))
+    r, out = open_env(t, env, "--share-store", store, key=key)
+    assert r.returncode == 2 and b"wrong or damaged share" in r.stderr and not os.path.exists(out), r.stderr
+    # a share file that is not in the documented form is not used
+    write(os.path.join(store, sid), good.replace(b"not-after: ", b"not-after:  "))
+    r, out = open_env(t, env, "--share-store", store, key=key)
+    assert r.returncode == 2 and b"not a valid share file" in r.stderr and not os.path.exists(out), r.stderr
+    write(os.path.join(store, sid), good)
+    # another identity never gets as far as the store
+    other, _ = keypair(t, "other.txt")
+    r, out = open_env(t, env, "--share-store", store, key=other)
+    assert r.returncode == 2 and b"no match" in r.stderr, r.stderr
+
+
+def test_age_cannot_open_without_the_share(t):
+    """age ignores the unmeta-share stanza, unwraps the recipient's half of the
+    key, and fails the header MAC: without the share nobody opens it."""
+    need("age")
+    key, rcp = keypair(t)
+    store = t.path("store")
+    src = t.path("blob.bin")
+    write(src, b"CANARY-SHARED-CONTENT " * 100)
+    env, sid = seal_shared(t, src, rcp, store)
+    out = t.path("age.out")
+    r = harness.run(["age", "-d", "-i", key, "-o", out, env])
+    assert r.returncode != 0 and b"header MAC" in r.stderr, r.stderr
+    assert not os.path.exists(out) or b"CANARY-SHARED-CONTENT" not in read(out)
+    # the same file without a share opens with age (the control)
+    plain = seal(t, src, "-r", rcp, "--no-strip", out=t.path("plain.age"))
+    assert b"CANARY-SHARED-CONTENT" in age_decrypt(t, key, plain)
+
+
+def test_share_layout_by_hand(t):
+    """Rebuilds the file key from docs/envelope.md alone: X25519 unwraps
+    k1, file key = k1 XOR share key, the stanza body is the documented check
+    value, the header MAC and the first chunk verify under the file key."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    except ImportError:
+        raise Skip("python3 cryptography is not installed")
+    import hmac
+    key, rcp = keypair(t)
+    store = t.path("store")
+    src = t.path("blob.bin")
+    write(src, b"by hand " * 50)
+    env, sid = seal_shared(t, src, rcp, store, "--expires", "2d")
+    not_after, k2 = share_file(store, sid)
+    data = read(env)
+    m = SHARE_ID.search(data)
+    check = base64.b64decode(m.group(2) + b"=")
+    assert check == hkdf(k2, bytes.fromhex(sid), b"unmeta-share check"), "check value differs from the document"
+    ident = next(line for line in read(key).decode().splitlines() if line.startswith("AGE-SECRET-KEY-1"))
+    sk = X25519PrivateKey.from_private_bytes(bech32_data(ident))
+    pk = sk.public_key().public_bytes_raw()
+    xm = re.search(rb"^-> X25519 ([A-Za-z0-9+/]{43})\n([A-Za-z0-9+/]{43})\n", data, re.M)
+    eph = base64.b64decode(xm.group(1) + b"=")
+    shared = sk.exchange(X25519PublicKey.from_public_bytes(eph))
+    wrap = hkdf(shared, eph + pk, b"age-encryption.org/v1/X25519")
+    k1 = ChaCha20Poly1305(wrap).decrypt(b"\0" * 12, base64.b64decode(xm.group(2) + b"="), None)
+    file_key = bytes(a ^ b for a, b in zip(k1, k2))
+    mac_at = data.index(b"\n---") + 4
+    mac = base64.b64decode(data[mac_at + 1:mac_at + 44] + b"=")
+    assert hmac.new(hkdf(file_key, b"", b"header"), data[:mac_at], hashlib.sha256).digest() == mac
+    assert hmac.new(hkdf(k1, b"", b"header"), data[:mac_at], hashlib.sha256).digest() != mac
+    body = mac_at + 45
+    nonce = data[body:body + 16]
+    plain = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload")).decrypt(b"\0" * 11 + b"\x01", data[body + 16:], None)
+    info = parse_info(plain)
+    assert info["not_after"] == not_after and plain[96:96 + 400] == read(src), info
+
+
+def test_share_store_gc(t):
+    key, rcp = keypair(t)
+    store = t.path("store")
+    src = t.path("blob.bin")
+    write(src, b"gc " * 100)
+    short, sid_short = seal_shared(t, src, rcp, store, "--expires", "1h", out=t.path("short.age"))
+    long_, sid_long = seal_shared(t, src, rcp, store, "--expires", "30d", out=t.path("long.age"))
+    forever, sid_forever = seal_shared(t, src, rcp, store, out=t.path("forever.age"))
+    assert share_file(store, sid_forever)[0] == 0
+    write(os.path.join(store, "README"), b"not a share: left alone")
+    # nothing has expired yet
+    r = unmeta("share-store", "gc", store)
+    assert r.returncode == 0 and r.stdout == b"" and b"0 expired shares deleted, 3 kept" in r.stderr, r.stderr
+    # two hours later: the short one goes, and only it
+    r = unmeta("share-store", "gc", store, "--now", "2h")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().startswith(f"deleted {sid_short} (expired "), r.stdout
+    assert len(r.stdout.splitlines()) == 1 and b"1 expired share deleted, 2 kept" in r.stderr, r.stderr
+    assert sorted(os.listdir(store)) == sorted([sid_long, sid_forever, "README"]), os.listdir(store)
+    # after that the envelope opens for nobody: unmeta (even --allow-expired) ...
+    r, out = open_env(t, short, "--share-store", store, "--allow-expired", key=key)
+    assert r.returncode == 2 and b"no longer holds it" in r.stderr and not os.path.exists(out), r.stderr
+    # ... while the others still open
+    for env in (long_, forever):
+        r, out = open_env(t, env, "--share-store", store, key=key)
+        assert r.returncode == 0 and read(out) == read(src), r.stderr
+    # --now as a date and as @seconds
+    r = unmeta("share-store", "gc", store, "--now", "@" + str(share_file(store, sid_long)[0]))
+    assert r.returncode == 0 and sid_long in os.listdir(store), "deleted at not_after, not after it"
+    r = unmeta("share-store", "gc", store, "--now", "2999-01-01")
+    assert r.returncode == 0 and sorted(os.listdir(store)) == sorted([sid_forever, "README"]), r.stderr
+    # a damaged share file is named and kept, and gc says so in its status
+    bogus = "0" * 32
+    write(os.path.join(store, bogus), b"# unmeta key-release share\nid: nonsense\n")
+    r = unmeta("share-store", "gc", store, "--now", "2999-01-01")
+    assert r.returncode == 2 and bogus.encode() in r.stderr and bogus in os.listdir(store), r.stderr
+    for bad in (["share-store", "gc"], ["share-store", "gc", store, "--now", "soon"],
+                ["share-store", "gc", t.path("nowhere")], ["share-store", "list", store]):
+        assert unmeta(*bad).returncode == 2, bad
+
+
+def test_expired_share_is_never_released(t):
+    """The store deletes a share it finds past its expiry instead of
+    returning it (Redis EXAT behaves the same), gc or not."""
+    key, rcp = keypair(t)
+    store = t.path("store")
+    src = t.path("blob.bin")
+    write(src, b"brief " * 10)
+    env, sid = seal_shared(t, src, rcp, store, "--expires", "2s")
+    r, out = open_env(t, env, "--share-store", store, key=key)
+    assert r.returncode == 0 and read(out) == read(src), r.stderr
+    time.sleep(3.2)
+    r, out = open_env(t, env, "--share-store", store, "--allow-expired", key=key)
+    assert r.returncode == 2 and b"had expired; deleted it" in r.stderr and not os.path.exists(out), r.stderr
+    assert sid not in os.listdir(store)
+
+
+def test_share_command_and_refusals(t):
+    key, rcp = keypair(t)
+    store = t.path("store")
+    src = photo(t)
+    out = t.path("shared.age")
+    r = unmeta("share", src, "--to", rcp, "--share-store", store, "-o", out)
+    assert r.returncode == 0, r.stderr
+    sid = SHARE_ID.search(read(out)).group(1).decode()
+    assert abs(share_file(store, sid)[0] - (time.time() + 7 * 86400)) < 120
+    r, opened = open_env(t, out, "--share-store", store, key=key)
+    assert r.returncode == 0 and read(opened) == read(t.strip(src)), r.stderr
+    # a passphrase envelope cannot carry a share (age: scrypt stanzas stand alone)
+    r = unmeta("seal", "-p", "--share-store", store, "-o", t.path("p.age"), src)
+    assert r.returncode == 2 and b"--share-store needs recipients" in r.stderr, r.stderr
+    # a store that cannot be written: no envelope is left behind
+    blocker = t.path("file-not-dir")
+    write(blocker, b"x")
+    out2 = t.path("orphan.age")
+    r = unmeta("seal", "-r", rcp, "--share-store", blocker, "-o", out2, src)
+    assert r.returncode == 2 and not os.path.exists(out2), r.stderr
+    # opening an envelope without a share while a store is given changes nothing
+    plain = seal(t, src, "-r", rcp, out=t.path("plain.age"))
+    r, opened = open_env(t, plain, "--share-store", store, key=key)
+    assert r.returncode == 0 and b"key-release share" not in r.stderr, r.stderr
+
+
+def test_share_docs_describe_the_platform_store(t):
+    """The document a platform follows names the stanza, the store file and
+    the Redis and KMS recipes that the CLI's folder stands in for."""
+    root = os.environ.get("UNMETA_SOURCE_ROOT") or os.path.join(os.path.dirname(__file__), "..")
+    doc = open(os.path.join(root, "docs", "envelope.md")).read()
+    for needle in ("-> unmeta-share <id>", "unmeta-share check", "SET unmeta:share:", "EXAT", "GET unmeta:share:",
+                   "file key = k1 XOR share key", "bad header MAC", "share-store gc", "KMS"):
+        assert needle in doc, f"docs/envelope.md does not mention {needle!r}"
+
+
 # ---- C2SP CCTV age test vectors -----------------------------------------------
 
 def cctv_vectors():
@@ -440,7 +678,7 @@ def classify(r):
     err = r.stderr.decode(errors="replace")
     if r.returncode == 0:
         return "success"
-    if "no identity or passphrase opens the envelope]" in err:
+    if "key-release share opens the envelope]" in err:
         return "no match"
     if "armor:" in err:
         return "armor failure"

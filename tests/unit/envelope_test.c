@@ -6,6 +6,7 @@
  * of the first and last chunks, truncation at every chunk boundary, wrong
  * keys and passphrases, and unknown critical flags, each with its own error.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,6 +434,249 @@ static void test_roundtrip(void)
     unmeta_ctx_free(ctx);
 }
 
+/* ---- key-release shares ------------------------------------------------ */
+
+typedef struct store {
+    unmeta_share held;   /* what the "store" holds */
+    int present;         /* 0: expired or deleted */
+    int calls;
+    int32_t fail_with;   /* non-zero: the store is broken */
+} store;
+
+static int32_t store_fetch(unmeta_share *share, void *user)
+{
+    store *st = user;
+    st->calls++;
+    if (st->fail_with)
+        return st->fail_with;
+    if (!st->present || strcmp(share->id, st->held.id) != 0)
+        return UNMETA_E_NOKEY;
+    memcpy(share->key, st->held.key, UNMETA_SHARE_KEY_LEN);
+    return 0;
+}
+
+/* The seal parameters as a caller built against the version before shares
+ * sees them: struct_size ends before the share field. */
+static void test_shares(void)
+{
+    unmeta_ctx *ctx = NULL;
+    unmeta_ctx_new(&ctx);
+    char *id = NULL, *rcp = NULL, *id2 = NULL, *rcp2 = NULL;
+    unmeta_keygen(&id, &rcp);
+    unmeta_keygen(&id2, &rcp2);
+    const char *rcps[2] = { rcp, rcp2 };
+    const char *ids[1] = { id }, *ids2[1] = { id2 };
+    const uint8_t content[] = "content released only with the key-release share";
+    const size_t content_n = sizeof(content) - 1;
+
+    unmeta_share share = UNMETA_SHARE_INIT;
+    unmeta_seal_params sp = UNMETA_SEAL_PARAMS_INIT;
+    sp.recipients = rcps;
+    sp.recipient_count = 2;
+    sp.not_after = 1900000000;
+    sp.share = &share;
+    buf env = { 0 }, out = { 0 };
+    CHECK(seal_mem(&env, ctx, content, content_n, &sp, NULL, NULL) == 0, "seal with share: %s",
+          unmeta_ctx_last_error(ctx));
+    CHECK(strlen(share.id) == UNMETA_SHARE_ID_LEN && strspn(share.id, "0123456789abcdef") == UNMETA_SHARE_ID_LEN,
+          "share id %s", share.id);
+    CHECK(share.not_after == 1900000000 && share.struct_size == sizeof(share), "share expiry");
+    {
+        uint8_t zero[UNMETA_SHARE_KEY_LEN] = { 0 };
+        CHECK(memcmp(share.key, zero, sizeof(zero)) != 0, "share key filled");
+    }
+    char line[80];
+    snprintf(line, sizeof(line), "\n-> unmeta-share %s\n", share.id);
+    size_t hl = header_len(&env);
+    CHECK(hl && memmem(env.p, hl, line, strlen(line)) != NULL, "share stanza in the header");
+    CHECK(memmem(env.p, hl, "2030", 4) == NULL, "no cleartext expiry");
+
+    unmeta_open_params op = UNMETA_OPEN_PARAMS_INIT;
+    op.identities = ids;
+    op.identity_count = 1;
+    op.now = 1800000000;
+    unmeta_open_info info = UNMETA_OPEN_INFO_INIT;
+
+    /* without the share: the distinct error, nothing released */
+    CHECK(open_mem(&out, &info, ctx, env.p, env.n, &op) == UNMETA_E_NOKEY, "open without share");
+    char want[120];
+    snprintf(want, sizeof(want), "this envelope needs its key-release share (id %s)", share.id);
+    CHECK(strstr(unmeta_ctx_last_error(ctx), want) != NULL, "message: %s", unmeta_ctx_last_error(ctx));
+    CHECK(out.p == NULL, "nothing released");
+
+    /* with the share given directly, by both recipients */
+    op.share = &share;
+    CHECK(open_mem(&out, &info, ctx, env.p, env.n, &op) == 0, "open with share: %s", unmeta_ctx_last_error(ctx));
+    CHECK(out.n == content_n && memcmp(out.p, content, content_n) == 0, "content");
+    CHECK(strcmp(info.share_id, share.id) == 0, "info.share_id %s", info.share_id);
+    free(out.p);
+    op.identities = ids2;
+    CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &op) == 0 && out.n == content_n, "second recipient");
+    free(out.p);
+    op.identities = ids;
+
+    /* a wrong share: one bit of the key, or the share of another envelope */
+    unmeta_share bad = share;
+    bad.key[3] ^= 0x10;
+    op.share = &bad;
+    CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &op) == UNMETA_E_NOKEY &&
+          strstr(unmeta_ctx_last_error(ctx), "wrong or damaged share") != NULL, "flipped share key: %s",
+          unmeta_ctx_last_error(ctx));
+    unmeta_share other = UNMETA_SHARE_INIT;
+    {
+        buf e2 = { 0 };
+        unmeta_seal_params sp2 = sp;
+        sp2.share = &other;
+        CHECK(seal_mem(&e2, ctx, content, content_n, &sp2, NULL, NULL) == 0, "second envelope");
+        CHECK(strcmp(other.id, share.id) != 0 && memcmp(other.key, share.key, 16) != 0, "fresh share");
+        free(e2.p);
+    }
+    op.share = &other;
+    CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &op) == UNMETA_E_NOKEY &&
+          strstr(unmeta_ctx_last_error(ctx), "the share given is for id") != NULL, "other envelope's share: %s",
+          unmeta_ctx_last_error(ctx));
+    /* the right key under a forged ID: refused by the check value */
+    bad = other;
+    memcpy(bad.key, share.key, 16);
+    memcpy(bad.id, share.id, sizeof(bad.id));
+    bad.key[0] ^= 1;
+    op.share = &bad;
+    CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &op) == UNMETA_E_NOKEY, "forged share");
+
+    /* through the fetch callback: held, deleted, store broken */
+    store st;
+    memset(&st, 0, sizeof(st));
+    st.held = share;
+    st.present = 1;
+    op.share = NULL;
+    op.share_fetch = store_fetch;
+    op.share_user = &st;
+    CHECK(open_mem(&out, &info, ctx, env.p, env.n, &op) == 0 && out.n == content_n && st.calls == 1,
+          "fetch: %s", unmeta_ctx_last_error(ctx));
+    free(out.p);
+    st.present = 0; /* the service deleted it at expiry */
+    CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &op) == UNMETA_E_NOKEY &&
+          strstr(unmeta_ctx_last_error(ctx), "no longer holds it") != NULL, "deleted share: %s",
+          unmeta_ctx_last_error(ctx));
+    st.present = 1;
+    st.fail_with = UNMETA_E_IO;
+    CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &op) == UNMETA_E_IO, "store error passed on");
+    st.fail_with = 0;
+    /* a wrong identity never reaches the store */
+    st.calls = 0;
+    const char *wrong[1] = { "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0" };
+    op.identities = wrong;
+    CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &op) == UNMETA_E_NOKEY && st.calls == 0, "no identity, no fetch");
+    op.identities = ids;
+
+    /* the header MAC covers the share stanza: change the ID and give the
+     * matching "share" anyway, or change the check value */
+    {
+        uint8_t *at = memmem(env.p, hl, share.id, UNMETA_SHARE_ID_LEN);
+        CHECK(at != NULL, "id in header");
+        if (at) {
+            at[0] = at[0] == 'a' ? 'b' : 'a';
+            unmeta_share moved = share;
+            moved.id[0] = (char)at[0];
+            op.share_fetch = NULL;
+            op.share = &moved;
+            int rc = open_mem(&out, NULL, ctx, env.p, env.n, &op);
+            CHECK(rc == UNMETA_E_NOKEY, "moved id: %d %s", rc, unmeta_ctx_last_error(ctx));
+            at[0] = share.id[0];
+        }
+        op.share = &share;
+        unsigned accepted = 0;
+        for (size_t i = 0; i < hl; i++) {
+            env.p[i] ^= 0x01;
+            accepted += open_mem(NULL, NULL, ctx, env.p, env.n, &op) == 0;
+            env.p[i] ^= 0x01;
+        }
+        CHECK(accepted == 0, "%u header flips accepted with the share", accepted);
+    }
+
+    /* an older caller: struct_size without the share fields */
+    {
+        unmeta_seal_params old;
+        memset(&old, 0xA5, sizeof(old)); /* garbage past the caller's size must not be read */
+        unmeta_seal_params_init(&old, (uint32_t)offsetof(unmeta_seal_params, share));
+        old.recipients = rcps;
+        old.recipient_count = 1;
+        buf e3 = { 0 };
+        CHECK(seal_mem(&e3, ctx, content, content_n, &old, NULL, NULL) == 0, "old seal params: %s",
+              unmeta_ctx_last_error(ctx));
+        CHECK(memmem(e3.p, header_len(&e3), "unmeta-share", 12) == NULL, "no share for old callers");
+        unmeta_open_params oo;
+        memset(&oo, 0xA5, sizeof(oo));
+        unmeta_open_params_init(&oo, (uint32_t)offsetof(unmeta_open_params, share));
+        oo.identities = ids;
+        oo.identity_count = 1;
+        unmeta_open_info oi;
+        memset(&oi, 0xA5, sizeof(oi));
+        unmeta_open_info_init(&oi, (uint32_t)offsetof(unmeta_open_info, share_id));
+        CHECK(open_mem(&out, &oi, ctx, e3.p, e3.n, &oo) == 0 && out.n == content_n, "old open params: %s",
+              unmeta_ctx_last_error(ctx));
+        CHECK((uint8_t)oi.share_id[0] == 0xA5, "wrote past the caller's info struct");
+        free(out.p);
+        /* an old open caller on a shared envelope gets the distinct error */
+        CHECK(open_mem(&out, NULL, ctx, env.p, env.n, &oo) == UNMETA_E_NOKEY, "old caller, shared envelope");
+        free(e3.p);
+    }
+
+    /* refusals: a share with a passphrase, a share struct too small */
+    {
+        unmeta_seal_params pp = UNMETA_SEAL_PARAMS_INIT;
+        pp.passphrase = (const uint8_t *)"pw";
+        pp.passphrase_len = 2;
+        pp.scrypt_log_n = 10;
+        pp.share = &other;
+        buf e4 = { 0 };
+        CHECK(seal_mem(&e4, ctx, content, content_n, &pp, NULL, NULL) == UNMETA_E_INVALID, "share with passphrase");
+        unmeta_share tiny;
+        unmeta_share_init(&tiny, (uint32_t)offsetof(unmeta_share, key));
+        sp.share = &tiny;
+        CHECK(seal_mem(&e4, ctx, content, content_n, &sp, NULL, NULL) == UNMETA_E_INVALID, "small share struct");
+        sp.share = &share;
+        unmeta_share_wipe(&share);
+        CHECK(share.struct_size == sizeof(share) && share.id[0] == 0 && share.key[0] == 0 && share.not_after == 0,
+              "wipe");
+        CHECK(unmeta_share_id_len() == 32 && unmeta_share_key_len() == 16, "sizes");
+    }
+
+    /* malformed share stanzas: refused whatever the keys */
+    {
+        static const char *const stanzas[] = {
+            "-> unmeta-share 00112233445566778899aabbccddeeff\nAAAA\n",           /* body 3 bytes */
+            "-> unmeta-share 00112233445566778899AABBCCDDEEFF\n"                   /* uppercase ID */
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+            "-> unmeta-share 00112233445566778899aabbccddee\n"                     /* short ID */
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+            "-> unmeta-share 00112233445566778899aabbccddeeff x\n"                 /* extra argument */
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+            "-> unmeta-share 00112233445566778899aabbccddeeff\n"                   /* two share stanzas */
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+            "-> unmeta-share 00112233445566778899aabbccddeeff\n"
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+        };
+        for (size_t k = 0; k < sizeof(stanzas) / sizeof(stanzas[0]); k++) {
+            size_t sl = strlen(stanzas[k]), intro = 22;
+            uint8_t *m = malloc(env.n + sl);
+            memcpy(m, env.p, intro);
+            memcpy(m + intro, stanzas[k], sl);
+            memcpy(m + intro + sl, env.p + intro, env.n - intro);
+            int rc = open_mem(NULL, NULL, ctx, m, env.n + sl, &op);
+            CHECK(rc == UNMETA_E_MALFORMED, "malformed share stanza %zu: %d %s", k, rc, unmeta_ctx_last_error(ctx));
+            free(m);
+        }
+    }
+
+    free(env.p);
+    unmeta_free_secret(id);
+    unmeta_free_secret(id2);
+    unmeta_free(rcp);
+    unmeta_free(rcp2);
+    unmeta_ctx_free(ctx);
+}
+
 int main(void)
 {
     test_hkdf();
@@ -440,6 +684,7 @@ int main(void)
     test_info();
     test_text();
     test_roundtrip();
+    test_shares();
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);
         return 1;
