@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "io.h"
 #include "report.h"
 
 #define UM_VALUE_MAX 200
@@ -150,8 +151,11 @@ int um_report_block(um_job *job, const char *kind, uint64_t off, uint64_t len, i
     b->kind = printable(kind, 64);
     if (!b->kind)
         return um_fail(job, UNMETA_E_NOMEM, "out of memory");
-    b->off = off;
-    b->len = len;
+    /* A structure may claim bytes past the end (a value offset pointing
+     * outside the file): the report only places what is in the input. */
+    uint64_t size = job->in ? um_reader_size(job->in) : UINT64_MAX;
+    b->off = off < size ? off : size;
+    b->len = len < size - b->off ? len : size - b->off;
     b->action = action;
     return (int)r->nblocks++;
 }

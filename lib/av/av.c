@@ -644,6 +644,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     AVPacket *pkt = NULL;
     int *map = NULL;
     int rc, r, header = 0;
+    uint64_t copied = 0;
     (void)container;
     memset(&out, 0, sizeof(out));
     UM_TRY(av_ready(job));
@@ -748,12 +749,19 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         AV.av_packet_rescale_ts(pkt, in.ic->streams[si]->time_base, oc->streams[map[si]]->time_base);
         pkt->pos = -1;
         r = AV.av_interleaved_write_frame(oc, pkt);
+        copied++;
         if (r < 0) {
             rc = job->err < 0 ? job->err : av_fail(job, r, "writing packets failed");
             goto done;
         }
         if ((count & 255) == 0)
             UM_TRY_GOTO(rc, um_job_check_cancel(job), done);
+    }
+    if (copied == 0) {
+        /* Streams without a single packet: the output would be a header
+         * that nothing can play (nor read back). */
+        rc = um_fail(job, UNMETA_E_UNSUPPORTED, "%s: no audio, video or subtitle packets to keep", muxer);
+        goto done;
     }
     r = AV.av_write_trailer(oc);
     header = 0;

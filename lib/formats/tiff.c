@@ -495,13 +495,10 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
     int blk;
     *handled = 1;
     uint64_t off = e->voff, len = e->len;
-    /* A value that points outside the file is reported without a place:
-     * the report's blocks always lie inside the input. */
-    uint64_t boff = value_inside(t, e) ? off : 0, blen = value_inside(t, e) ? len : 0;
     switch (e->tag) {
     case 700: { /* XMP (XMP Specification Part 3, 1.2.2) */
         snprintf(kind, sizeof(kind), "IFD%u XMP (tag 700)", pno);
-        blk = um_report_block(job, kind, boff, blen, UNMETA_ACTION_REMOVE);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
         if (!value_inside(t, e) || len > job->ctx->limits.max_block)
             return um_report_finding(job, blk, UNMETA_CAT_OTHER, "XMP", "%llu bytes (not read)",
@@ -517,7 +514,7 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
     case 37724: /* Photoshop ImageSourceData (layers) */
         snprintf(kind, sizeof(kind), "IFD%u %s (tag %u)", pno,
                  e->tag == 33723 ? "IPTC" : e->tag == 34377 ? "Photoshop" : "Photoshop layers", e->tag);
-        blk = um_report_block(job, kind, boff, blen, UNMETA_ACTION_REMOVE);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
         return um_report_finding(job, blk, e->tag == 37724 ? UNMETA_CAT_EMBEDDED : UNMETA_CAT_PEOPLE,
                                  e->tag == 33723 ? "IPTC" : e->tag == 34377 ? "Photoshop" : "PhotoshopLayers",
@@ -527,7 +524,7 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
                          : e->tag == 34264 ? "GeoTIFF ModelTransformation" : e->tag == 34735 ? "GeoTIFF GeoKeyDirectory"
                          : e->tag == 34736 ? "GeoTIFF GeoDoubleParams" : "GeoTIFF GeoAsciiParams";
         snprintf(kind, sizeof(kind), "IFD%u %s", pno, name);
-        blk = um_report_block(job, kind, boff, blen, UNMETA_ACTION_REMOVE);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
         if (e->tag == 34737 && e->type == T_ASCII && value_inside(t, e) && len <= 4096) {
             uint8_t *v = NULL;
@@ -541,14 +538,14 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
     }
     case 330: /* SubIFDs (Adobe TIFF Technical Note 1): previews, thumbnails */
         snprintf(kind, sizeof(kind), "IFD%u SubIFDs (tag 330)", pno);
-        blk = um_report_block(job, kind, boff, blen, UNMETA_ACTION_REMOVE);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
         return um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "SubIFDs", "%llu image%s",
                                  (unsigned long long)e->count, e->count == 1 ? "" : "s");
     case 269: /* DocumentName */
     case 285: /* PageName */
         snprintf(kind, sizeof(kind), "IFD%u %s", pno, e->tag == 269 ? "DocumentName" : "PageName");
-        blk = um_report_block(job, kind, boff, blen, UNMETA_ACTION_REMOVE);
+        blk = um_report_block(job, kind, off, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
         if (value_inside(t, e) && len <= 4096) {
             uint8_t *v = NULL;
