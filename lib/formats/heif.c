@@ -82,6 +82,7 @@ typedef struct child {
 typedef struct prop {
     uint32_t type;
     size_t off, size;  /* the whole box in the meta payload */
+    size_t hdr;        /* its header size */
     int essential;     /* some association marks it essential */
     int drop;
     uint32_t renum;    /* new 1-based index, 0 when dropped */
@@ -787,6 +788,7 @@ static int parse_ipco(heif *h, child *k)
                 pr->type = pb.type;
                 pr->off = k->off + k->hdr + pos + b.hdr + q;
                 pr->size = (size_t)pb.size;
+                pr->hdr = pb.hdr;
                 q += (size_t)pb.size;
             }
         }
@@ -808,8 +810,8 @@ static int decide_props(heif *h)
     uint32_t next = 1;
     for (size_t i = 0; i < h->nprops; i++) {
         prop *pr = &h->props[i];
-        uint8_t *v = h->mb + pr->off + 8;
-        size_t vn = pr->size - 8;
+        uint8_t *v = h->mb + pr->off + pr->hdr;
+        size_t vn = pr->size - pr->hdr;
         char t[5], kind[48];
         cc(pr->type, t);
         snprintf(kind, sizeof(kind), "property '%s'", t);
@@ -1145,6 +1147,69 @@ done:
     return rc;
 }
 
+/* dinf (8.7.1-8.7.2): items all use data reference 0 (this file, checked in
+ * parse_iloc), so entries naming other files only say where files were:
+ * such a dinf is dropped and reported. */
+static int check_dinf(heif *h, child *k)
+{
+    um_job *job = h->job;
+    const uint8_t *p = h->mb + k->off + k->hdr;
+    size_t n = k->size - k->hdr, pos = 0;
+    uint64_t base = h->mbase + k->off + k->hdr;
+    int located = 0;
+    while (pos < n) {
+        um_box b;
+        UM_TRY(um_box_parse(job, FMT, p, n, pos, base, &b));
+        const uint8_t *v = p + pos + b.hdr;
+        size_t vn = (size_t)b.size - b.hdr, q = 8;
+        if (b.type != FOURCC('d', 'r', 'e', 'f') || vn < 8) {
+            located = 1;
+        } else {
+            while (q < vn) {
+                um_box e;
+                UM_TRY(um_box_parse(job, FMT, v, vn, q, base + pos + b.hdr, &e));
+                /* Self-contained: flags bit 1 and no location string. */
+                if (e.size - e.hdr != 4 || !(v[q + e.hdr + 3] & 1))
+                    located = 1;
+                q += (size_t)e.size;
+            }
+        }
+        pos += (size_t)b.size;
+    }
+    if (!located)
+        return 0;
+    k->drop = 1;
+    int blk = um_report_block(job, "meta dinf", h->mbase + k->off, k->size, UNMETA_ACTION_REMOVE);
+    UM_TRY(blk);
+    return um_report_finding(job, blk, UNMETA_CAT_OTHER, "DataReference", "names other files, %zu bytes", n);
+}
+
+/* grpl (8.18.3): entity groups must not name a removed item. */
+static int check_grpl(heif *h, child *k)
+{
+    um_job *job = h->job;
+    const uint8_t *p = h->mb + k->off + k->hdr;
+    size_t n = k->size - k->hdr, pos = 0;
+    while (pos < n) {
+        um_box b;
+        char t[5];
+        UM_TRY(um_box_parse(job, FMT, p, n, pos, h->mbase + k->off + k->hdr, &b));
+        um_cur c = um_cur_make(p + pos + b.hdr, (size_t)b.size - b.hdr);
+        um_cur_skip(&c, 8); /* version, flags, group_id */
+        uint32_t count = um_cur_be32(&c);
+        if (c.bad || count > um_cur_left(&c) / 4)
+            return um_fail(job, UNMETA_E_MALFORMED, FMT ": entity group '%s' is cut short", cc(b.type, t));
+        for (uint32_t i = 0; i < count; i++) {
+            item *it = find_item(h, um_cur_be32(&c));
+            if (it && it->remove)
+                return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": entity group '%s' holds metadata item %u",
+                               cc(b.type, t), it->id);
+        }
+        pos += (size_t)b.size;
+    }
+    return 0;
+}
+
 /* ---- writing ------------------------------------------------------------ */
 
 /* Writes the meta box: data_start is the output offset of the mdat
@@ -1325,6 +1390,8 @@ static int parse_meta(heif *h)
         h->idat_off = idat->off + idat->hdr;
         h->idat_len = idat->size - idat->hdr;
     }
+    child *dinf = find_kid(h, FOURCC('d', 'i', 'n', 'f'));
+    child *grpl = find_kid(h, FOURCC('g', 'r', 'p', 'l'));
     UM_TRY(parse_hdlr(h, hdlr));
     UM_TRY(parse_pitm(h, pitm));
     UM_TRY(parse_iinf(h, iinf));
@@ -1335,6 +1402,10 @@ static int parse_meta(heif *h)
     UM_TRY(walk_iprp(h, iprp, NULL));
     UM_TRY(classify(h));
     UM_TRY(decide_props(h));
+    if (dinf)
+        UM_TRY(check_dinf(h, dinf));
+    if (grpl)
+        UM_TRY(check_grpl(h, grpl));
     return 0;
 }
 
