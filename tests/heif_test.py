@@ -1,0 +1,493 @@
+"""HEIF/HEIC/AVIF suite: fixtures made here with heif-enc and exiftool (one per
+leak channel, with canary strings), or rebuilt byte by byte from heif-enc
+output by the test's own ISO BMFF writer (items in 'idat', 32-bit item IDs,
+8-byte iloc fields, ICC profiles, user descriptions, vendor boxes, shared
+extents, unsupported constructions). Every output is judged by exiftool
+(harness.leaks), ImageMagick pixel digests (through libheif), heif-info,
+idempotence and `unmeta check`.
+
+libheif 1.15's heif-enc does not tile large inputs: a 1024x1024 image is one
+coded item, so grids here come from the writer below, not from heif-enc."""
+import os
+import struct
+
+import harness
+
+CANARIES = ["CANARY-MAKE", "CANARY-ARTIST", "CANARY-XMP-CREATOR"]
+
+
+# ---- reading and writing ISO BMFF -------------------------------------------
+
+def boxes(data, pos=0, end=None):
+    """[(type, payload, offset)] of the boxes in data[pos:end]."""
+    end = len(data) if end is None else end
+    out = []
+    while pos + 8 <= end:
+        size, typ = struct.unpack(">I4s", data[pos:pos + 8])
+        hdr = 8
+        if size == 1:
+            size, hdr = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+        elif size == 0:
+            size = end - pos
+        assert size >= hdr and pos + size <= end, f"bad box {typ!r} at {pos}"
+        out.append((typ, data[pos + hdr:pos + size], pos + hdr))
+        pos += size
+    return out
+
+
+def box(typ, payload):
+    return struct.pack(">I4s", 8 + len(payload), typ) + payload
+
+
+def full(typ, version, flags, payload):
+    return box(typ, struct.pack(">I", version << 24 | flags) + payload)
+
+
+def child(payload_boxes, typ):
+    found = [p for t, p, _ in payload_boxes if t == typ]
+    return found[0] if found else None
+
+
+class Heif:
+    """A HEIF file as items, properties and references, parsed from the
+    simple files heif-enc writes and written back with chosen encodings."""
+
+    def __init__(self, data):
+        top = boxes(data)
+        assert top[0][0] == b"ftyp"
+        self.ftyp = top[0][1]
+        meta = child(top, b"meta")
+        kids = boxes(meta, 4)
+        self.primary = struct.unpack(">H", child(kids, b"pitm")[4:6])[0]
+        self.items = {}    # id -> dict(type, name, extra, data, where)
+        self.order = []
+        iinf = child(kids, b"iinf")
+        for t, p, _ in boxes(iinf, 6 if iinf[0] == 0 else 8):
+            iid, _prot, typ = struct.unpack(">HH4s", p[4:12])
+            self.items[iid] = {"type": typ, "rest": p[12:], "data": b"", "where": "mdat", "hidden": p[3] & 1}
+            self.order.append(iid)
+        idat = child(kids, b"idat") or b""
+        iloc = child(kids, b"iloc")
+        v = iloc[0]
+        osz, lsz, bsz = iloc[4] >> 4, iloc[4] & 15, iloc[5] >> 4
+        n = struct.unpack(">H", iloc[6:8])[0]
+        pos = 8
+        rd = lambda k: int.from_bytes(iloc[pos:pos + k], "big")
+        for _ in range(n):
+            iid = rd(2); pos += 2
+            method = 0
+            if v >= 1:
+                method = rd(2) & 15; pos += 2
+            pos += 2
+            base = rd(bsz); pos += bsz
+            ne = rd(2); pos += 2
+            blob = b""
+            for _ in range(ne):
+                off = rd(osz); pos += osz
+                ln = rd(lsz); pos += lsz
+                src = data if method == 0 else idat
+                blob += src[base + off:base + off + ln]
+            self.items[iid]["data"] = blob
+            self.items[iid]["where"] = "mdat" if method == 0 else "idat"
+        self.refs = []     # (type, from, [to])
+        iref = child(kids, b"iref")
+        if iref:
+            for t, p, _ in boxes(iref, 4):
+                f, c = struct.unpack(">HH", p[:4])
+                self.refs.append((t, f, list(struct.unpack(">%dH" % c, p[4:4 + 2 * c]))))
+        iprp = boxes(child(kids, b"iprp"))
+        self.props = [box(t, p) for t, p, _ in boxes(child(iprp, b"ipco"))]
+        self.assoc = {}    # id -> [(index, essential)]
+        ipma = child(iprp, b"ipma")
+        big = ipma[3] & 1
+        cnt = struct.unpack(">I", ipma[4:8])[0]
+        pos = 8
+        for _ in range(cnt):
+            iid, na = struct.unpack(">HB", ipma[pos:pos + 3]); pos += 3
+            lst = []
+            for _ in range(na):
+                if big:
+                    a = struct.unpack(">H", ipma[pos:pos + 2])[0]; pos += 2
+                    lst.append((a & 0x7fff, a >> 15))
+                else:
+                    lst.append((ipma[pos] & 0x7f, ipma[pos] >> 7)); pos += 1
+            self.assoc[iid] = lst
+        self.hdlr_name = b""
+        self.meta_extra = []   # extra boxes in meta
+        self.top_extra = []    # extra top-level boxes before mdat
+        self.shared = {}       # id -> id whose mdat bytes it shares
+
+    def add_item(self, iid, typ, data, where="mdat", rest=b"\0", hidden=0):
+        self.items[iid] = {"type": typ, "rest": rest, "data": data, "where": where, "hidden": hidden}
+        self.order.append(iid)
+
+    def add_prop(self, prop_box, iids, first=False, essential=0):
+        """Adds a property (optionally as number 1, shifting the others)
+        and associates it with iids."""
+        if first:
+            self.props.insert(0, prop_box)
+            for k in self.assoc:
+                self.assoc[k] = [(i + 1 if i else 0, e) for i, e in self.assoc[k]]
+            idx = 1
+        else:
+            self.props.append(prop_box)
+            idx = len(self.props)
+        for iid in iids:
+            self.assoc.setdefault(iid, []).append((idx, essential))
+
+    def write(self, wide=False, iloc_sizes=(4, 4, 0), ipma_big=False):
+        """The file: ftyp, meta, extra boxes, mdat. wide: 32-bit item IDs
+        (infe v3, iloc v2, iref v1, ipma v1, pitm v1)."""
+        osz, lsz, bsz = iloc_sizes
+        idw = 4 if wide else 2
+        idf = ">I" if wide else ">H"
+        infes = b""
+        for iid in self.order:
+            it = self.items[iid]
+            infes += full(b"infe", 3 if wide else 2, it["hidden"],
+                          struct.pack(idf, iid) + b"\0\0" + it["type"] + it["rest"])
+        iinf = full(b"iinf", 0, 0, struct.pack(">H", len(self.order)) + infes)
+        refs = b"".join(box(t, struct.pack(idf, f) + struct.pack(">H", len(to)) +
+                            b"".join(struct.pack(idf, x) for x in to)) for t, f, to in self.refs)
+        iref = full(b"iref", 1 if wide else 0, 0, refs) if self.refs else b""
+        ipma_body = struct.pack(">I", len(self.assoc))
+        for iid in sorted(self.assoc):
+            lst = self.assoc[iid]
+            ipma_body += struct.pack(idf, iid) + bytes([len(lst)])
+            for i, e in lst:
+                ipma_body += struct.pack(">H", e << 15 | i) if ipma_big else bytes([e << 7 | i])
+        iprp = box(b"iprp", box(b"ipco", b"".join(self.props)) +
+                   full(b"ipma", 1 if wide else 0, 1 if ipma_big else 0, ipma_body))
+        idat = b"".join(self.items[i]["data"] for i in self.order if self.items[i]["where"] == "idat")
+        hdlr = full(b"hdlr", 0, 0, b"\0" * 4 + b"pict" + b"\0" * 12 + self.hdlr_name + b"\0")
+        pitm = full(b"pitm", 1 if wide else 0, 0, struct.pack(idf, self.primary))
+
+        def build_iloc(mdat_start):
+            body = bytes([osz << 4 | lsz, bsz << 4]) + struct.pack(">I" if wide else ">H", len(self.order))
+            at_m, at_i = mdat_start, 0
+            placed = {}
+            for iid in self.order:
+                it = self.items[iid]
+                method = 1 if it["where"] == "idat" else 0
+                if method == 0 and iid in self.shared:
+                    off = placed[self.shared[iid]]
+                elif method == 0:
+                    off, at_m = at_m, at_m + len(it["data"])
+                else:
+                    off, at_i = at_i, at_i + len(it["data"])
+                placed[iid] = off
+                base = 16 if bsz and off >= 16 else 0
+                body += struct.pack(idf, iid) + struct.pack(">H", method) + b"\0\0"
+                body += base.to_bytes(bsz, "big") + struct.pack(">H", 1)
+                body += (off - base).to_bytes(osz, "big") + len(it["data"]).to_bytes(lsz, "big")
+            return full(b"iloc", 2 if wide else 1, 0, body)
+
+        def build(mdat_start):
+            meta = full(b"meta", 0, 0, hdlr + pitm + iinf + build_iloc(mdat_start) + iref + iprp +
+                        (box(b"idat", idat) if idat else b"") + b"".join(self.meta_extra))
+            return box(b"ftyp", self.ftyp) + meta + b"".join(self.top_extra)
+
+        head = build(0)
+        head = build(len(head) + 8)
+        mdat = b"".join(self.items[i]["data"] for i in self.order
+                        if self.items[i]["where"] == "mdat" and i not in self.shared)
+        return head + box(b"mdat", mdat)
+
+
+def exif_item(tiff):
+    """An Exif item payload (23008-12 A.2.1): offset to the TIFF header."""
+    return struct.pack(">I", 6) + b"Exif\0\0" + tiff
+
+
+def tiff_canary():
+    """Big-endian TIFF: Make, Artist and a GPS IFD with a latitude."""
+    def ent(tag, typ, count, val):
+        return struct.pack(">HHI", tag, typ, count) + val
+    make, artist = b"CANARY-MAKE\0", b"CANARY-ARTIST\0"
+    n = 3
+    data_off = 8 + 2 + 12 * n + 4
+    gps_off = data_off + len(make) + len(artist)
+    ifd = struct.pack(">H", n)
+    ifd += ent(0x010F, 2, len(make), struct.pack(">I", data_off))
+    ifd += ent(0x013B, 2, len(artist), struct.pack(">I", data_off + len(make)))
+    ifd += ent(0x8825, 4, 1, struct.pack(">I", gps_off))
+    ifd += struct.pack(">I", 0)
+    rat_off = gps_off + 2 + 24 + 4
+    gps = struct.pack(">H", 2) + ent(1, 2, 2, b"N\0\0\0") + ent(2, 5, 3, struct.pack(">I", rat_off))
+    gps += struct.pack(">I", 0) + struct.pack(">6I", 48, 1, 51, 1, 3000, 100)
+    return b"MM\0*" + struct.pack(">I", 8) + ifd + make + artist + gps
+
+
+XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+       b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+       b'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq><rdf:li>CANARY-XMP-CREATOR'
+       b'</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+def icc_profile():
+    """A small display profile with identifying header fields and a device
+    manufacturer description tag (ICC.1:2010 7.2)."""
+    def desc(s):
+        return b"desc" + b"\0" * 4 + struct.pack(">I", len(s) + 1) + s + b"\0" + b"\0" * 78
+
+    def xyz(x, y, z):
+        return b"XYZ " + b"\0" * 4 + b"".join(struct.pack(">i", int(round(v * 65536))) for v in (x, y, z))
+    tags = [(b"desc", desc(b"Test RGB")), (b"wtpt", xyz(0.9505, 1.0, 1.089)), (b"dmnd", desc(b"CANARY-ICC-MAKER"))]
+    table = struct.pack(">I", len(tags))
+    off = 128 + 4 + 12 * len(tags)
+    blob = b""
+    for sig, body in tags:
+        body += b"\0" * (-len(body) % 4)
+        table += sig + struct.pack(">II", off + len(blob), len(body))
+        blob += body
+    hdr = bytearray(128)
+    struct.pack_into(">I", hdr, 0, 128 + len(table) + len(blob))
+    hdr[4:8] = b"lcms"
+    hdr[8:12] = b"\x02\x10\x00\x00"
+    hdr[12:16] = b"mntr"
+    hdr[16:20] = b"RGB "
+    hdr[20:24] = b"XYZ "
+    hdr[24:36] = struct.pack(">6H", 2021, 5, 4, 3, 2, 1)
+    hdr[36:40] = b"acsp"
+    hdr[40:44] = b"APPL"
+    hdr[48:52] = b"GOOG"
+    hdr[52:56] = b"PXL7"
+    hdr[68:80] = struct.pack(">iii", 63190, 65536, 54061)
+    hdr[80:84] = b"GOOG"
+    return bytes(hdr) + table + blob
+
+
+# ---- fixtures ----------------------------------------------------------------
+
+def encode(t, name, avif=False, size="96x64", thumb=None):
+    """An 8-bit image encoded by heif-enc (HEVC, or AV1 with avif)."""
+    harness.need("heif-enc", "convert")
+    png = t.path(name + ".png")
+    harness.run(["convert", "-size", size, "gradient:red-blue", "-depth", "8", "-type", "TrueColor",
+                 "PNG24:" + png], check=True)
+    out = t.path(name + (".avif" if avif else ".heic"))
+    args = ["heif-enc", "-q", "50"] + (["-A"] if avif else []) + (["-t", str(thumb)] if thumb else [])
+    harness.run(args + [png, "-o", out], check=True)
+    return out
+
+
+def add_exiftool_canaries(path):
+    harness.need("exiftool")
+    harness.run(["exiftool", "-q", "-overwrite_original", "-Make=CANARY-MAKE", "-Artist=CANARY-ARTIST",
+                 "-GPSLatitude=48.8583", "-GPSLatitudeRef=N", "-GPSLongitude=2.2945", "-GPSLongitudeRef=E",
+                 "-XMP-dc:Creator=CANARY-XMP-CREATOR", path], check=True)
+
+
+def heif_info(path):
+    harness.need("heif-info")
+    r = harness.run(["heif-info", path])
+    assert r.returncode == 0, f"heif-info rejects {path}: {r.stderr.decode(errors='replace')}"
+    return r.stdout.decode(errors="replace")
+
+
+def images(info):
+    """heif-info's image, thumbnail and channel lines (not metadata)."""
+    return [ln.strip() for ln in info.splitlines()
+            if ln.strip().startswith(("image:", "thumbnail:", "alpha", "depth", "color profile"))]
+
+
+def judge(t, src, out, *canaries, icc=True):
+    """No leak (exiftool), no canary in the bytes, same pixels, heif-info
+    reads the same images, idempotent, check clean."""
+    t.assert_clean(out)
+    t.assert_absent(out, *canaries)
+    assert harness.pixels(src, frames=False) == harness.pixels(out, frames=False), "pixels changed"
+    a, b = heif_info(src), heif_info(out)
+    assert "metadata:\n  none" in b.replace("\r", ""), b
+    ia, ib = images(a), images(b)
+    if not icc:
+        ia = [x for x in ia if not x.startswith("color profile")]
+        ib = [x for x in ib if not x.startswith("color profile")]
+    assert ia == ib, f"{ia} != {ib}"
+    t.assert_idempotent(out)
+
+
+def dirty(path):
+    r = harness.unmeta("check", "-q", path)
+    assert r.returncode == 1, f"check should call {path} dirty (exit {r.returncode})"
+
+
+def inspect(path):
+    r = harness.unmeta("inspect", path)
+    assert r.returncode in (0, 1), f"inspect failed: {r.stderr.decode(errors='replace')}"
+    return r.stdout.decode(errors="replace")
+
+
+# ---- tests -------------------------------------------------------------------
+
+def test_heic_exif_xmp_removed(t):
+    src = encode(t, "cam")
+    add_exiftool_canaries(src)
+    assert harness.leaks(src), "the fixture has nothing to leak"
+    dirty(src)
+    report = inspect(src)
+    assert "CANARY-MAKE" in report and "GPS" in report and "XMP" in report, report
+    out = t.strip(src)
+    judge(t, src, out, *CANARIES)
+    assert b"Exif" not in harness.read(out) and b"rdf+xml" not in harness.read(out)
+
+
+def test_avif_exif_xmp_removed(t):
+    src = encode(t, "cam", avif=True)
+    add_exiftool_canaries(src)
+    dirty(src)
+    out = t.strip(src)
+    judge(t, src, out, *CANARIES)
+
+
+def test_thumbnail_kept(t):
+    for avif in (False, True):
+        src = encode(t, "thumb", avif=avif, size="256x192", thumb=64)
+        add_exiftool_canaries(src)
+        assert "thumbnail:" in heif_info(src)
+        out = t.strip(src)
+        judge(t, src, out, *CANARIES)
+        assert "thumbnail: 64x48" in heif_info(out)
+
+
+def test_built_items_everywhere(t):
+    """Exif in 'idat' (construction method 1), XMP and a 'uri ' item in
+    mdat, a user description property, a handler name, vendor boxes, with
+    32-bit item IDs and 8-byte iloc fields with base offsets."""
+    src = encode(t, "base")
+    for wide, sizes, big in ((False, (4, 4, 0), False), (True, (8, 8, 8), True)):
+        h = Heif(harness.read(src))
+        base = 70000 if wide else 100
+        h.add_item(base, b"Exif", exif_item(tiff_canary()), where="idat")
+        h.add_item(base + 1, b"mime", XMP, rest=b"\0application/rdf+xml\0")
+        h.add_item(base + 2, b"uri ", b"CANARY-URI-PAYLOAD", rest=b"\0tag:example.com,CANARY-URI\0")
+        h.refs += [(b"cdsc", base + i, [h.primary]) for i in range(3)]
+        udes = full(b"udes", 0, 0, b"en\0CANARY-UDES-NAME\0CANARY-UDES-DESC\0tags\0")
+        h.add_prop(udes, [h.primary], first=True)
+        h.hdlr_name = b"CANARY-HANDLER"
+        h.meta_extra.append(box(b"uuid", b"\x11" * 16 + b"CANARY-META-UUID"))
+        h.top_extra.append(box(b"free", b"CANARY-FREE"))
+        built = t.path(f"built{int(wide)}.heic")
+        harness.write(built, h.write(wide=wide, iloc_sizes=sizes, ipma_big=big))
+        info = heif_info(built)
+        assert "Exif" in info and "XMP" in info, info
+        report = inspect(built)
+        for needle in ("CANARY-MAKE", "GPS", "CANARY-XMP-CREATOR", "uri", "UserDescription", "CANARY-HANDLER",
+                       "VendorBox", "Padding"):
+            assert needle in report, f"{needle} not in {report}"
+        out = t.strip(built)
+        judge(t, built, out, *CANARIES, "CANARY-URI", "CANARY-UDES", "CANARY-HANDLER", "CANARY-META-UUID",
+              "CANARY-FREE", b"udes")
+        top = [typ for typ, _, _ in boxes(harness.read(out))]
+        assert top == [b"ftyp", b"meta", b"mdat"], top
+
+
+def test_grid_in_idat_kept(t):
+    """A 2x1 grid of two coded tiles (the grid's own data in 'idat'), with
+    Exif describing the grid."""
+    src = encode(t, "tile", size="64x64")
+    h = Heif(harness.read(src))
+    tile = h.primary
+    h.add_item(2, b"hvc1", h.items[tile]["data"], hidden=1)
+    h.shared[2] = tile  # both tiles read the same coded bytes
+    h.items[tile]["hidden"] = 1
+    h.assoc[2] = list(h.assoc[tile])
+    # ImageGrid: version 0, flags 0 (16-bit sizes), rows-1, columns-1, width, height.
+    h.add_item(3, b"grid", struct.pack(">BBBBHH", 0, 0, 0, 1, 128, 64), where="idat")
+    h.add_prop(full(b"ispe", 0, 0, struct.pack(">II", 128, 64)), [3])
+    h.refs.append((b"dimg", 3, [tile, 2]))
+    h.primary = 3
+    h.add_item(4, b"Exif", exif_item(tiff_canary()))
+    h.refs.append((b"cdsc", 4, [3]))
+    built = t.path("grid.heic")
+    harness.write(built, h.write())
+    assert "image: 128x64" in heif_info(built)
+    out = t.strip(built)
+    judge(t, built, out, "CANARY-MAKE", "CANARY-ARTIST")
+    data = harness.read(out)
+    coded = h.items[tile]["data"]
+    assert data.count(coded) == 1, "a shared extent was copied twice"
+
+
+def test_icc_neutralised_or_dropped(t):
+    src = encode(t, "icc")
+    h = Heif(harness.read(src))
+    prof = icc_profile()
+    # colr first, so dropping it renumbers every other association.
+    h.add_prop(box(b"colr", b"prof" + prof), [h.primary], first=True)
+    built = t.path("icc.heic")
+    harness.write(built, h.write())
+    assert "color profile: prof" in heif_info(built)
+    dirty(built)
+    out = t.strip(built)
+    judge(t, built, out, "CANARY-ICC-MAKER", "GOOG", "PXL7")
+    data = harness.read(out)
+    assert b"prof" in data and b"acsp" in data and len(data) > len(prof)
+    fields = {k.split(":")[-1]: v for k, v in harness.exif(out).items() if k.startswith("ICC_Profile:")}
+    assert fields and fields.get("DeviceManufacturer") in (None, "", 0, "0"), fields
+    stripped = t.strip(built, "--icc=strip", out=t.path("icc-strip.heic"))
+    judge(t, built, stripped, "CANARY-ICC-MAKER", "acsp", icc=False)
+    assert "color profile: no" in heif_info(stripped)
+    t.assert_idempotent(stripped, "--icc=strip")
+
+
+def test_rotation_and_mirror_kept(t):
+    src = harness.shared_dir("corpus", "heif", "pillow__rot1mir0.avif")
+    out = t.strip(src, out=t.path("rot.avif"))
+    judge(t, src, out)
+    props = [typ for typ, _, _ in boxes(harness.read(out))]
+    data = harness.read(out)
+    assert b"irot" in data and b"imir" in data, props
+
+
+def test_sequence_refused(t):
+    src = harness.shared_dir("corpus", "heif", "fq__star-8bpc.avifs")
+    copy = t.path("seq.avifs")
+    harness.write(copy, harness.read(src))
+    msg = t.refuse(copy)
+    assert "image sequences" in msg, msg
+
+
+def test_broken_refused(t):
+    src = encode(t, "ok")
+    good = harness.read(src)
+    h = Heif(good)
+    # Cut short in the middle of the coded image, and in the meta box.
+    for name, data in (("cut.heic", good[:-40]), ("cutmeta.heic", good[:60])):
+        p = t.path(name)
+        harness.write(p, data)
+        msg = t.refuse(p)
+        assert "HEIF" in msg, msg
+    built = bytearray(h.write())
+    top = boxes(bytes(built))
+    meta_off = top[1][2]
+    iloc_off = [o for typ, _, o in boxes(bytes(built), meta_off + 4, meta_off + len(top[1][1])) if typ == b"iloc"][0]
+    # iloc v1: flags(4) sizes(2) count(2), then id(2) method(2) dref(2)...
+    for name, at, val, needle in (("method2.heic", iloc_off + 8 + 2, b"\0\2", "construction method 2"),
+                                  ("dref.heic", iloc_off + 8 + 4, b"\0\1", "another file"),
+                                  ("past.heic", iloc_off + 8 + 8, b"\xff\xff", "past")):
+        bad = bytearray(built)
+        bad[at:at + 2] = val
+        p = t.path(name)
+        harness.write(p, bytes(bad))
+        msg = t.refuse(p)
+        assert needle in msg, f"{name}: {msg}"
+    # A meta handler other than 'pict' is not an image.
+    h.hdlr_name = b""
+    bad = h.write().replace(b"pict", b"vide", 1)
+    p = t.path("handler.heic")
+    harness.write(p, bad)
+    assert "pict" in t.refuse(p)
+
+
+def test_clean_file_stays_clean(t):
+    """A file with nothing to remove: check says clean before and after,
+    and strip output is a fixed point."""
+    src = encode(t, "plain")
+    r = harness.unmeta("check", "-q", src)
+    assert r.returncode == 0, f"a plain heif-enc file is called dirty: {inspect(src)}"
+    out = t.strip(src)
+    judge(t, src, out)
+
+
+harness.main(globals())
