@@ -9,8 +9,8 @@ extern const um_format um_format_png;
 extern const um_format um_format_webp;
 extern const um_format um_format_gif;
 extern const um_format um_format_tiff;
-extern const um_format um_format_mp4;
 extern const um_format um_format_heif;
+extern const um_format um_format_mp4;
 extern const um_format um_format_media;
 
 /* Probe order breaks ties: the first of equal bids wins. */
@@ -20,8 +20,8 @@ static const um_format *const formats[] = {
     &um_format_webp,
     &um_format_gif,
     &um_format_tiff,
-    &um_format_mp4,
     &um_format_heif,
+    &um_format_mp4,
     &um_format_media,
 };
 
