@@ -76,6 +76,22 @@ static const um_constant constants[] = {
     UM_C(UNMETA_ACTION_KEEP),
     UM_C(UNMETA_ACTION_REMOVE),
     UM_C(UNMETA_ACTION_REWRITE),
+
+    /* Envelopes (lib/envelope.c), when their header section is present. */
+#ifdef UNMETA_E_NOKEY
+    UM_C(UNMETA_E_NOKEY),
+#endif
+#ifdef UNMETA_SEAL_NO_PAD
+    UM_C(UNMETA_SEAL_NO_PAD),
+    UM_C(UNMETA_SEAL_RECORD_TIME),
+    UM_C(UNMETA_SEAL_STRIPPED),
+    UM_C(UNMETA_SCRYPT_LOG_N_DEFAULT),
+    UM_C(UNMETA_OPEN_ALLOW_EXPIRED),
+    UM_C(UNMETA_ENVELOPE_UNMETA),
+    UM_C(UNMETA_ENVELOPE_PLAIN_AGE),
+    UM_C(UNMETA_RECIPIENT_X25519),
+    UM_C(UNMETA_RECIPIENT_SCRYPT),
+#endif
 };
 
 int32_t unmeta_constant(int64_t *value, const char *name)
