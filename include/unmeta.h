@@ -107,7 +107,10 @@ UNMETA_API int32_t unmeta_ctx_set_cancel(unmeta_ctx *ctx, unmeta_cancel_fn fn, v
  * write: bytes written (all of size on success), or negative on error.
  * seek: new absolute position, or negative on error; NULL if not seekable
  *       (the input is then spooled, see UNMETA_OPT_SPOOL_LIMIT).
- * whence is 0 (start), 1 (current) or 2 (end). */
+ * whence is 0 (start), 1 (current) or 2 (end).
+ * Callbacks (these and the cancel callback) are called synchronously, on the
+ * thread that called the operation, and never after it has returned; the
+ * library holds no lock while calling them. */
 typedef struct unmeta_io_callbacks {
     uint32_t struct_size; /* sizeof(unmeta_io_callbacks) */
     int64_t (*read)(void *buf, uint64_t size, void *user);
@@ -367,6 +370,24 @@ UNMETA_API int32_t unmeta_keygen(char **identity, char **recipient);
 UNMETA_API int32_t unmeta_identity_to_recipient(char **recipient, const char *identity);
 /* Wipes a NUL-terminated secret the library returned, then frees it. */
 UNMETA_API void unmeta_free_secret(char *secret);
+
+/* ---- for language bindings --------------------------------------------- */
+
+/* sizeof() of each public struct as this library was built: a binding sets
+ * struct_size from these instead of hard-coding numbers. */
+UNMETA_API uint32_t unmeta_io_callbacks_size(void);
+UNMETA_API uint32_t unmeta_block_size(void);
+UNMETA_API uint32_t unmeta_finding_size(void);
+UNMETA_API uint32_t unmeta_share_size(void);
+UNMETA_API uint32_t unmeta_seal_params_size(void);
+UNMETA_API uint32_t unmeta_open_params_size(void);
+UNMETA_API uint32_t unmeta_open_info_size(void);
+
+/* The value of a numeric macro of this header by its full name, e.g.
+ * "UNMETA_E_TRUNCATED" or "UNMETA_OPT_ICC": *value is set and 0 returned,
+ * or UNMETA_E_INVALID for a name the library does not know. Every integer
+ * macro of this header (except the _INIT initialisers) is known. */
+UNMETA_API int32_t unmeta_constant(int64_t *value, const char *name);
 
 #ifdef __cplusplus
 }

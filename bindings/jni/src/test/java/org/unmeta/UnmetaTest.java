@@ -1,0 +1,170 @@
+package org.unmeta;
+
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.RandomAccessFile;
+import java.lang.reflect.Field;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The JNI binding against the library just built, with plain assertions
+ * (no test framework): bytes and descriptors give the same clean output,
+ * canaries are gone, check/inspect agree, errors carry the library's codes,
+ * closed objects are refused on the Java side, contexts run in parallel.
+ * Usage: java -Djava.library.path=DIR --add-opens java.base/java.io=ALL-UNNAMED
+ *        -cp CLASSES org.unmeta.UnmetaTest SAMPLE.jpg
+ */
+public final class UnmetaTest {
+    private static int passed, failed;
+
+    private static void check(boolean ok, String what) {
+        if (ok) {
+            passed++;
+        } else {
+            failed++;
+            System.err.println("FAIL: " + what);
+        }
+    }
+
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    private static void expectCode(int code, String what, Body body) {
+        try {
+            body.run();
+            check(false, what + ": no exception");
+        } catch (UnmetaException e) {
+            check(e.getCode() == code, what + ": code " + e.getCode() + " (" + e.getMessage() + "), expected " + code);
+            check(e.getMessage() != null && !e.getMessage().isEmpty(), what + ": empty message");
+        } catch (Exception e) {
+            check(false, what + ": " + e);
+        }
+    }
+
+    private static void expect(Class<? extends Throwable> type, String what, Body body) {
+        try {
+            body.run();
+            check(false, what + ": no exception");
+        } catch (Throwable e) {
+            check(type.isInstance(e), what + ": " + e);
+        }
+    }
+
+    private static boolean contains(byte[] hay, String needle) {
+        byte[] n = needle.getBytes(StandardCharsets.UTF_8);
+        outer:
+        for (int i = 0; i + n.length <= hay.length; i++) {
+            for (int j = 0; j < n.length; j++)
+                if (hay[i + j] != n[j])
+                    continue outer;
+            return true;
+        }
+        return false;
+    }
+
+    /** The int descriptor, as ParcelFileDescriptor.getFd() gives on Android. */
+    private static int fdOf(FileDescriptor fd) throws Exception {
+        Field f = FileDescriptor.class.getDeclaredField("fd");
+        f.setAccessible(true);
+        return f.getInt(fd);
+    }
+
+    public static void main(String[] args) throws Exception {
+        byte[] sample = Files.readAllBytes(Paths.get(args[0]));
+        String[] canaries = { "Ana Example", "Pixelphone", "PX7-004211-88", "holiday at home" };
+        for (String c : canaries)
+            check(contains(sample, c), "the sample holds " + c);
+
+        byte[] clean;
+        try (Unmeta u = new Unmeta()) {
+            clean = u.strip(sample);
+            check(clean.length > 0 && clean.length < sample.length, "strip shrinks the sample");
+            for (String c : canaries)
+                check(!contains(clean, c), "canary gone: " + c);
+            check(Arrays.equals(u.strip(clean), clean), "strip is idempotent");
+            check(u.check(sample), "check: the sample is dirty");
+            check(!u.check(clean), "check: the output is clean");
+            String json = u.inspectJson(sample);
+            check(json.contains("\"format\":\"jpeg\"") && json.contains("GPSPosition"), "inspect JSON: " + json);
+            check(u.inspectJson(clean).contains("\"dirty\":false"), "inspect of the output is clean");
+
+            // Descriptors, as an Android app gets them from ParcelFileDescriptor.
+            Path in = Files.createTempFile("unmeta-jni", ".jpg");
+            Path out = Files.createTempFile("unmeta-jni", ".out.jpg");
+            try {
+                Files.write(in, sample);
+                try (FileInputStream fi = new FileInputStream(in.toFile());
+                     FileOutputStream fo = new FileOutputStream(out.toFile())) {
+                    u.strip(fdOf(fi.getFD()), fdOf(fo.getFD()));
+                }
+                check(Arrays.equals(Files.readAllBytes(out), clean), "fd to fd gives the same bytes as memory");
+                try (RandomAccessFile f = new RandomAccessFile(in.toFile(), "r")) {
+                    check(u.check(fdOf(f.getFD())), "check(fd) of the sample");
+                    f.seek(0);
+                    check(u.inspectJson(fdOf(f.getFD())).contains("\"dirty\":true"), "inspectJson(fd)");
+                }
+            } finally {
+                Files.deleteIfExists(in);
+                Files.deleteIfExists(out);
+            }
+
+            // Errors carry the library's codes and messages.
+            expectCode(UnmetaException.E_UNSUPPORTED, "not an image", () -> u.strip("hello".getBytes()));
+            expectCode(UnmetaException.E_TRUNCATED, "truncated", () -> u.strip(Arrays.copyOf(sample, 3000)));
+            expectCode(UnmetaException.E_TRUNCATED, "truncated check", () -> u.check(Arrays.copyOf(sample, 3000)));
+            expectCode(UnmetaException.E_INVALID, "unknown option", () -> u.setOption(9999, 1));
+            expectCode(UnmetaException.E_INVALID, "bad ICC value", () -> u.setOption(Unmeta.OPT_ICC, 7));
+            expectCode(UnmetaException.E_IO, "closed descriptor", () -> u.check(987654));
+            expect(NullPointerException.class, "null input", () -> u.strip(null));
+            expect(IllegalArgumentException.class, "negative fd", () -> u.strip(-1, 1));
+            // The context still works after errors.
+            check(Arrays.equals(u.strip(sample), clean), "usable after errors");
+            u.setOption(Unmeta.OPT_ICC, Unmeta.ICC_STRIP);
+            check(Arrays.equals(u.strip(sample), clean), "ICC_STRIP on a file without ICC");
+        }
+
+        // Closed objects are refused before reaching native code.
+        Unmeta closed = new Unmeta();
+        closed.close();
+        closed.close();
+        expect(IllegalStateException.class, "use after close", () -> closed.strip(sample));
+        expect(IllegalStateException.class, "option after close", () -> closed.setOption(Unmeta.OPT_ICC, 0));
+
+        // Constants come from the library.
+        check(UnmetaException.E_TRUNCATED == -6 && Unmeta.constant("UNMETA_E_TRUNCATED") == -6, "E_TRUNCATED");
+        expect(IllegalArgumentException.class, "unknown constant", () -> Unmeta.constant("UNMETA_NOPE"));
+        check(Unmeta.version().matches("\\d+\\.\\d+\\.\\d+"), "version " + Unmeta.version());
+
+        // One object per thread, in parallel.
+        final byte[] want = clean;
+        List<Thread> threads = new ArrayList<>();
+        final int[] bad = { 0 };
+        for (int t = 0; t < 6; t++) {
+            Thread th = new Thread(() -> {
+                try (Unmeta u = new Unmeta()) {
+                    for (int i = 0; i < 40; i++)
+                        if (!Arrays.equals(u.strip(sample), want))
+                            synchronized (bad) { bad[0]++; }
+                } catch (Exception e) {
+                    synchronized (bad) { bad[0]++; }
+                }
+            });
+            threads.add(th);
+            th.start();
+        }
+        for (Thread th : threads)
+            th.join();
+        check(bad[0] == 0, "parallel contexts: " + bad[0] + " mismatches");
+
+        System.out.println("jni: " + passed + " passed, " + failed + " failed (libunmeta " + Unmeta.version() + ")");
+        System.exit(failed == 0 && passed > 0 ? 0 : 1);
+    }
+}
