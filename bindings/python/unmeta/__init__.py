@@ -9,6 +9,10 @@ A thin binding of libunmeta (the C library, loaded with ctypes)::
     report = unmeta.inspect("IMG_1.jpg")           # dict, see docs/json.md
     unmeta.check(clean)                            # False: nothing privacy-relevant left
 
+    identity, recipient = unmeta.keygen()           # an age X25519 key pair
+    env = unmeta.seal("IMG_1.jpg", recipients=[recipient], expires=datetime.timedelta(days=7))
+    content, info = unmeta.open(env, identities=[identity])
+
 Every failure raises a subclass of unmeta.Error, one per library error code.
 Calls are synchronous; they release the GIL while the library works and may
 run on several threads at once (each call has its own library context).
@@ -16,14 +20,20 @@ run on several threads at once (each call has its own library context).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import datetime
 import json
+import math
 import os
-from typing import IO, Any, Dict, List, Optional, Union
+import tempfile
+import time
+from typing import IO, Any, Callable, Dict, Iterable, List, Literal, Optional, Tuple, Union, overload
 
 from . import _lib
 
 __all__ = [
     "strip", "inspect", "check", "formats", "library_version",
+    "keygen", "identity_to_recipient", "seal", "open", "envelopes_available", "Share",
     "Error", "InvalidArgumentError", "OutOfMemoryError", "InputOutputError", "UnsupportedError",
     "MalformedError", "TruncatedError", "LimitError", "StateError", "CanceledError", "FeatureError",
     "ExpiredError", "CryptoError", "NoKeyError",
@@ -97,7 +107,8 @@ class CryptoError(Error):
 
 
 class NoKeyError(Error):
-    """UNMETA_E_NOKEY: no identity or passphrase opens the envelope."""
+    """UNMETA_E_NOKEY: no identity or passphrase opens the envelope, or its key-release share is
+    missing, deleted or wrong."""
 
 
 _BY_NAME = {
@@ -142,6 +153,7 @@ class _Handles:
         self.src = ctypes.c_void_p()
         self.dst = ctypes.c_void_p()
         self.keep: List[Any] = []
+        self.extra: List[Tuple[Any, ctypes.c_void_p]] = []  # (free function, handle), freed first, last in first out
         self.pending: Optional[BaseException] = None  # raised inside a callback
         rc = _lib.unmeta_ctx_new(ctypes.byref(self.ctx))
         if rc < 0:
@@ -157,6 +169,9 @@ class _Handles:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        while self.extra:
+            free, handle = self.extra.pop()
+            free(handle)
         _lib.unmeta_sink_free(self.dst)
         _lib.unmeta_source_free(self.src)
         _lib.unmeta_ctx_free(self.ctx)
@@ -223,12 +238,12 @@ class _Handles:
         self.keep.append(cb)
         self.check(_lib.unmeta_source_new_callbacks(ctypes.byref(self.src), ctypes.byref(cb), None))
 
-    def open_sink(self, dst: Optional[Destination]) -> None:
+    def open_sink(self, dst: Optional[Destination], mode: int = -1) -> None:
         if dst is None:
             self.check(_lib.unmeta_sink_new_memory(ctypes.byref(self.dst)))
             return
         if isinstance(dst, (str, os.PathLike)):
-            rc = _lib.unmeta_sink_new_path(ctypes.byref(self.dst), os.fsencode(dst), -1)
+            rc = _lib.unmeta_sink_new_path(ctypes.byref(self.dst), os.fsencode(dst), mode)
             if rc < 0:
                 raise _BY_CODE.get(rc, Error)("cannot write %s" % os.fsdecode(dst), rc)
             return
@@ -256,11 +271,22 @@ class _Handles:
         raise TypeError("unmeta: the destination must be None, a path or a binary file object, not %s"
                         % type(dst).__name__)
 
-    def memory(self) -> bytes:
+    def memory(self, sink: Optional[ctypes.c_void_p] = None) -> bytes:
+        data, size = self.memory_view(sink)
+        return ctypes.string_at(data, size) if size else b""
+
+    def memory_view(self, sink: Optional[ctypes.c_void_p] = None) -> Tuple[ctypes.c_void_p, int]:
+        """Where a memory sink's bytes are (valid until the sink is freed)."""
         data = ctypes.c_void_p()
         size = ctypes.c_uint64()
-        self.check(_lib.unmeta_sink_memory(ctypes.byref(data), ctypes.byref(size), self.dst))
-        return ctypes.string_at(data, size.value) if size.value else b""
+        self.check(_lib.unmeta_sink_memory(ctypes.byref(data), ctypes.byref(size), sink or self.dst))
+        return data, size.value
+
+    def new_handle(self, free: Any) -> ctypes.c_void_p:
+        """A handle slot for one more source or sink, freed with `free` on exit."""
+        handle = ctypes.c_void_p()
+        self.extra.append((free, handle))
+        return handle
 
 
 def _seekable(f: Any) -> bool:
@@ -339,3 +365,444 @@ def library_version() -> str:
     """The version of the loaded libunmeta, e.g. "0.1.0"."""
     return _lib.unmeta_version_string().decode()
 
+
+
+# ---- envelopes (docs/envelope.md) -------------------------------------------
+#
+# Secrets: the library's copies (identities it returns, key-release shares,
+# the buffers handed to it for identities and passphrases) are wiped here
+# with unmeta_free_secret(), unmeta_share_wipe() or by zeroing the ctypes
+# buffer after the call. Python's own str and bytes objects cannot be wiped:
+# an identity, passphrase or share key that reaches Python stays in its
+# memory until the object is collected and the memory reused.
+
+Time = Union[datetime.datetime, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Share:
+    """A key-release share (docs/envelope.md, "Key-release shares").
+
+    id: the share ID, lowercase hex digits; key: the secret half of the file
+    key; not_after: the envelope's expiry in Unix seconds, when the share
+    store must delete the share (None: no expiry, kept until deleted).
+    The key is left out of repr() so that logging a Share does not log it.
+    """
+
+    id: str
+    key: bytes = dataclasses.field(repr=False)
+    not_after: Optional[int] = None
+
+
+def envelopes_available() -> bool:
+    """True when the loaded library can seal and open envelopes (it was built
+    with libsodium); otherwise every envelope call raises FeatureError."""
+    return _lib.unmeta_envelope_available() != 0
+
+
+def _const(name: str) -> int:
+    """An envelope constant; FeatureError from a library that lacks it."""
+    try:
+        return _lib.constant(name)
+    except KeyError:
+        raise FeatureError("the loaded libunmeta does not know %s (too old for envelopes)" % name,
+                           FeatureError.code or None) from None
+
+
+# Each struct is given the size both sides know: the smaller of this
+# binding's layout and the library's (unmeta_*_size()). The library then
+# reads and writes nothing past it, and a field beyond it is one the loaded
+# library does not have: setting it raises FeatureError instead of being
+# silently ignored.
+_STRUCTS = {
+    _lib.Share: (_lib.unmeta_share_init, _lib.unmeta_share_size),
+    _lib.SealParams: (_lib.unmeta_seal_params_init, _lib.unmeta_seal_params_size),
+    _lib.OpenParams: (_lib.unmeta_open_params_init, _lib.unmeta_open_params_size),
+    _lib.OpenInfo: (_lib.unmeta_open_info_init, _lib.unmeta_open_info_size),
+}
+
+
+def _struct(cls: Any) -> Any:
+    init, size = _STRUCTS[cls]
+    obj = cls()
+    rc = init(ctypes.byref(obj), min(ctypes.sizeof(cls), size()))
+    if rc < 0:
+        _raise(rc, None)
+    return obj
+
+
+def _known(obj: Any, field: str) -> bool:
+    f = getattr(type(obj), field)
+    return f.offset + f.size <= obj.struct_size
+
+
+def _set(obj: Any, field: str, value: Any) -> None:
+    if not _known(obj, field):
+        raise FeatureError("the loaded libunmeta's %s has no field %r (an older library)"
+                           % (type(obj).__name__, field), FeatureError.code or None)
+    setattr(obj, field, value)
+
+
+class _Secrets:
+    """ctypes copies of secrets handed to the library, zeroed by wipe()."""
+
+    def __init__(self) -> None:
+        self.bufs: List[Any] = []
+
+    def buffer(self, data: bytes) -> Any:
+        b = ctypes.create_string_buffer(data, len(data) + 1)  # NUL-terminated for the C strings
+        self.bufs.append(b)
+        return b
+
+    def strings(self, items: Iterable[Union[str, bytes]], what: str) -> Tuple[Any, int]:
+        """A C array of NUL-terminated strings (NULL, 0 for none)."""
+        if isinstance(items, (str, bytes)):
+            items = [items]  # one key, not its characters
+        bufs = []
+        for item in items:
+            data = item.encode("utf-8") if isinstance(item, str) else bytes(item)
+            if b"\0" in data:
+                raise InvalidArgumentError("%s must not contain NUL bytes" % what, _lib.E_INVALID)
+            bufs.append(self.buffer(data))
+        if not bufs:
+            return None, 0
+        arr = (ctypes.c_char_p * len(bufs))(*[ctypes.cast(b, ctypes.c_char_p) for b in bufs])
+        self.bufs.append(arr)  # holds pointers only; kept alive with the buffers
+        return arr, len(bufs)
+
+    def wipe(self) -> None:
+        for b in self.bufs:
+            ctypes.memset(b, 0, ctypes.sizeof(b))
+        self.bufs.clear()
+
+
+def _passphrase(secrets: _Secrets, passphrase: Union[str, bytes, bytearray, None]) -> Tuple[Optional[int], int]:
+    if passphrase is None:
+        return None, 0
+    data = passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
+    if not data:
+        raise InvalidArgumentError("the passphrase is empty", _lib.E_INVALID)
+    return ctypes.addressof(secrets.buffer(data)), len(data)
+
+
+def _unix(value: Union[Time, datetime.timedelta, None], what: str) -> int:
+    """Unix seconds from a datetime (aware), a timedelta (from now) or an int;
+    0 for None (the library's "none" / "the system clock")."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime.timedelta):
+        value = math.floor(time.time() + value.total_seconds())
+    elif isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            raise InvalidArgumentError("%s: a datetime needs a time zone (e.g. tzinfo=datetime.timezone.utc)"
+                                       % what, _lib.E_INVALID)
+        value = math.floor(value.timestamp())
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("unmeta: %s must be a datetime, an int (Unix seconds) or None, not %s"
+                        % (what, type(value).__name__))
+    if value <= 0:
+        raise InvalidArgumentError("%s must be after 1970-01-01 (Unix seconds > 0), not %d" % (what, value),
+                                   _lib.E_INVALID)
+    return value
+
+
+def _c_share(share: Share) -> Any:
+    if not isinstance(share, Share):
+        raise TypeError("unmeta: share must be an unmeta.Share or a callable, not %s" % type(share).__name__)
+    cs = _struct(_lib.Share)
+    _fill_share_key(cs, share.key)
+    sid = share.id.encode("ascii")
+    if len(sid) >= type(cs).id.size:  # room for the NUL
+        raise InvalidArgumentError("share id %r is too long" % share.id, _lib.E_INVALID)
+    cs.id = sid
+    cs.not_after = share.not_after or 0
+    return cs
+
+
+def _fill_share_key(cs: Any, key: Union[bytes, bytearray]) -> None:
+    key = bytes(key)
+    if len(key) != _lib.unmeta_share_key_len():
+        raise InvalidArgumentError("a share key has %d bytes, not %d" % (_lib.unmeta_share_key_len(), len(key)),
+                                   _lib.E_INVALID)
+    ctypes.memmove(ctypes.addressof(cs) + type(cs).key.offset, key, len(key))
+
+
+def keygen() -> Tuple[str, str]:
+    """A new X25519 identity and its recipient: ("AGE-SECRET-KEY-1...", "age1...").
+
+    The identity is an age secret key (age-keygen's format, without the
+    comment lines); the recipient is its public key. The library's copy of the
+    identity is wiped; the returned str cannot be.
+    """
+    ident = ctypes.c_void_p()
+    rcp = ctypes.c_void_p()
+    try:
+        rc = _lib.unmeta_keygen(ctypes.byref(ident), ctypes.byref(rcp))
+        if rc < 0:
+            _raise(rc, None)
+        return ctypes.string_at(ident).decode("ascii"), ctypes.string_at(rcp).decode("ascii")
+    finally:
+        _lib.unmeta_free_secret(ident)
+        _lib.unmeta_free(rcp)
+
+
+def identity_to_recipient(identity: str) -> str:
+    """The recipient ("age1...") of an X25519 identity ("AGE-SECRET-KEY-1...")."""
+    secrets = _Secrets()
+    rcp = ctypes.c_void_p()
+    try:
+        arr, _n = secrets.strings([identity], "the identity")
+        rc = _lib.unmeta_identity_to_recipient(ctypes.byref(rcp), arr[0])
+        if rc < 0:
+            _raise(rc, None)
+        return ctypes.string_at(rcp).decode("ascii")
+    finally:
+        secrets.wipe()
+        _lib.unmeta_free(rcp)
+
+
+@overload
+def seal(src: Source, dst: Optional[Destination] = ..., *,
+         recipients: Iterable[str] = ..., passphrase: Union[str, bytes, None] = ...,
+         expires: Union[Time, datetime.timedelta, None] = ..., pad: bool = ..., strip: bool = ...,
+         share: Literal[False] = ..., record_time: bool = ..., content_type: Optional[str] = ...,
+         work_factor: Optional[int] = ...) -> Optional[bytes]: ...
+
+
+@overload
+def seal(src: Source, dst: Optional[Destination] = ..., *,
+         recipients: Iterable[str] = ..., passphrase: Union[str, bytes, None] = ...,
+         expires: Union[Time, datetime.timedelta, None] = ..., pad: bool = ..., strip: bool = ...,
+         share: Literal[True], record_time: bool = ..., content_type: Optional[str] = ...,
+         work_factor: Optional[int] = ...) -> Tuple[Optional[bytes], Share]: ...
+
+
+def seal(src: Source, dst: Optional[Destination] = None, *,
+         recipients: Iterable[str] = (), passphrase: Union[str, bytes, None] = None,
+         expires: Union[Time, datetime.timedelta, None] = None, pad: bool = True, strip: bool = True,
+         share: bool = False, record_time: bool = False, content_type: Optional[str] = None,
+         work_factor: Optional[int] = None) -> Union[Optional[bytes], Tuple[Optional[bytes], Share]]:
+    """Strips src, then encrypts it into an envelope: an age v1 file that any
+    age client decrypts, whose plaintext is INFO ‖ content ‖ zero padding.
+
+    src, dst: as for strip(); dst None returns the envelope as bytes. A path
+      dst is written atomically with mode 0600.
+    recipients: X25519 recipients ("age1...", e.g. from keygen()), or
+    passphrase: a str (UTF-8) or bytes, sealed with scrypt (work factor 2^16,
+      or 2^work_factor: 10..22). One of the two.
+    expires: when opening stops: an aware datetime, Unix seconds, a timedelta
+      from now, or None (never). A policy honest software enforces, not a lock:
+      see docs/envelope.md; for expiry that holds, use share=True.
+    pad: PADMÉ padding, so that the envelope reveals the size only within 12 %.
+    strip: remove metadata first (the library's strip, as unmeta.strip()); a
+      file unmeta cannot strip is then refused (UnsupportedError). False seals
+      src as it is.
+    share: split the file key: returns the key-release share for a store that
+      deletes it at the expiry (docs/envelope.md); recipients only.
+    record_time: record the creation time in INFO (off: it is not stored).
+    content_type: the MIME type for INFO; None detects it.
+
+    Returns the envelope bytes when dst is None, else None; with share=True,
+    a tuple (that, Share). Nothing is written when it raises.
+    """
+    secrets = _Secrets()
+    cshare = None
+    try:
+        with _Handles() as h:
+            params = _struct(_lib.SealParams)
+            arr, n = secrets.strings(recipients, "a recipient")
+            pp, plen = _passphrase(secrets, passphrase)
+            if arr is not None:
+                _set(params, "recipients", arr)
+                _set(params, "recipient_count", n)
+            if pp is not None:
+                _set(params, "passphrase", pp)
+                _set(params, "passphrase_len", plen)
+            if work_factor is not None:
+                if isinstance(work_factor, bool) or not isinstance(work_factor, int) or work_factor <= 0:
+                    raise InvalidArgumentError("work_factor must be a positive int (log2 of scrypt's N)",
+                                               _lib.E_INVALID)
+                _set(params, "scrypt_log_n", work_factor)
+            flags = 0
+            if not pad:
+                flags |= _const("UNMETA_SEAL_NO_PAD")
+            if record_time:
+                flags |= _const("UNMETA_SEAL_RECORD_TIME")
+            if strip:
+                flags |= _const("UNMETA_SEAL_STRIPPED")
+            _set(params, "flags", flags)
+            not_after = _unix(expires, "expires")
+            if not_after:
+                _set(params, "not_after", not_after)
+            if content_type is not None:
+                ct = content_type.encode("ascii")
+                h.keep.append(ct)
+                _set(params, "content_type", ct)
+            if share:
+                cshare = _struct(_lib.Share)
+                _set(params, "share", ctypes.pointer(cshare))
+
+            h.open_source(src)
+            content = h.src
+            tmp = None
+            try:
+                if strip:
+                    content, tmp = _strip_for_seal(h, src)
+                h.open_sink(dst, 0o600)
+                h.check(_lib.unmeta_seal(h.ctx, content, h.dst, ctypes.byref(params)))
+            finally:
+                if tmp is not None:
+                    tmp.close()
+            out = h.memory() if dst is None else None
+            if cshare is None:
+                return out
+            released = Share(cshare.id.decode("ascii"), bytes(cshare.key), cshare.not_after or None)
+            return out, released
+    finally:
+        secrets.wipe()
+        if cshare is not None:
+            _lib.unmeta_share_wipe(ctypes.byref(cshare))
+
+
+def _strip_for_seal(h: _Handles, src: Source) -> Tuple[ctypes.c_void_p, Optional[IO[bytes]]]:
+    """Strips h.src as the CLI's seal does, and returns a source of the result.
+
+    Bytes stay in memory (a memory sink read back in place); paths and file
+    objects go through an unnamed temporary file, so a large video is not
+    held in memory."""
+    tmp = None
+    sink = h.new_handle(_lib.unmeta_sink_free)
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        h.check(_lib.unmeta_sink_new_memory(ctypes.byref(sink)))
+    else:
+        tmp = tempfile.TemporaryFile()
+        h.check(_lib.unmeta_sink_new_fd(ctypes.byref(sink), tmp.fileno()))
+    try:
+        try:
+            h.check(_lib.unmeta_strip(None, h.ctx, h.src, sink))
+        except UnsupportedError as e:
+            raise UnsupportedError(e.message + "; refusing to seal a file whose metadata cannot be removed "
+                                   "(strip=False seals it as it is)", e.code) from e
+        content = h.new_handle(_lib.unmeta_source_free)
+        if tmp is None:
+            data, size = h.memory_view(sink)
+            h.check(_lib.unmeta_source_new_memory(ctypes.byref(content), data, size))
+        else:
+            os.lseek(tmp.fileno(), 0, os.SEEK_SET)
+            h.check(_lib.unmeta_source_new_fd(ctypes.byref(content), tmp.fileno()))
+        return content, tmp
+    except BaseException:
+        if tmp is not None:
+            tmp.close()
+        raise
+
+
+ShareSource = Union[Share, Callable[[str], Union[Share, bytes, None]]]
+
+
+def open(src: Source, dst: Optional[Destination] = None, *,  # noqa: A001 - unmeta.open mirrors unmeta_open
+         identities: Iterable[str] = (), passphrase: Union[str, bytes, None] = None,
+         now: Optional[Time] = None, allow_expired: bool = False, max_work_factor: Optional[int] = None,
+         share: Optional[ShareSource] = None) -> Tuple[Optional[bytes], Dict[str, Any]]:
+    """Decrypts an envelope (or a plain age file) and checks its INFO block.
+
+    src, dst: as for strip(); dst None returns the content as bytes. A path
+      dst is written atomically with mode 0600 and appears only when the whole
+      envelope opened and authenticated.
+    identities: X25519 identities ("AGE-SECRET-KEY-1..."), or
+    passphrase: for an envelope sealed with one (str as UTF-8, or bytes).
+    now: the trusted current time (aware datetime or Unix seconds); None uses
+      the system clock. An envelope is valid at its not_after and expired one
+      second later (ExpiredError, before any byte is released).
+    allow_expired: recovery: open an envelope past its expiry (info["expired"]).
+    max_work_factor: the largest scrypt work factor accepted (log2 N; default
+      16, at most 30): protects against envelopes that cost gigabytes to open.
+    share: the key-release share of an envelope sealed with one: a Share, or a
+      callable given the share ID that returns the Share (or its key bytes), or
+      None when the store no longer holds it (NoKeyError). An exception it
+      raises reaches the caller.
+
+    Returns (content or None, info), info being a dict: "kind" ("unmeta" for an
+    envelope, "age" for a plain age file, released unchanged), "recipient"
+    ("x25519" or "scrypt"), "expired", "not_after" and "created" (Unix seconds
+    or None), "content_length", "padding_length", "info_flags" (INFO's
+    ignorable flags, docs/envelope.md), "content_type" and "share_id" (None
+    when absent). Raises NoKeyError, CryptoError (altered, truncated),
+    ExpiredError, MalformedError, UnsupportedError...; nothing counts as
+    written when it does.
+    """
+    secrets = _Secrets()
+    cshare = None
+    try:
+        with _Handles() as h:
+            params = _struct(_lib.OpenParams)
+            arr, n = secrets.strings(identities, "an identity")
+            pp, plen = _passphrase(secrets, passphrase)
+            if arr is not None:
+                _set(params, "identities", arr)
+                _set(params, "identity_count", n)
+            if pp is not None:
+                _set(params, "passphrase", pp)
+                _set(params, "passphrase_len", plen)
+            t = _unix(now, "now")
+            if t:
+                _set(params, "now", t)
+            if max_work_factor is not None:
+                if isinstance(max_work_factor, bool) or not isinstance(max_work_factor, int) or max_work_factor <= 0:
+                    raise InvalidArgumentError("max_work_factor must be a positive int (log2 of scrypt's N)",
+                                               _lib.E_INVALID)
+                _set(params, "max_scrypt_log_n", max_work_factor)
+            if allow_expired:
+                _set(params, "flags", _const("UNMETA_OPEN_ALLOW_EXPIRED"))
+            if callable(share) and not isinstance(share, Share):
+                fetch = _lib.SHARE_FETCH_FN(h._guard(_share_fetcher(share), _lib.E_IO))
+                h.keep.append(fetch)
+                _set(params, "share_fetch", fetch)
+            elif share is not None:
+                cshare = _c_share(share)
+                _set(params, "share", ctypes.pointer(cshare))
+            info = _struct(_lib.OpenInfo)
+
+            h.open_source(src)
+            h.open_sink(dst, 0o600)
+            h.check(_lib.unmeta_open(ctypes.byref(info), h.ctx, h.src, h.dst, ctypes.byref(params)))
+            out = h.memory() if dst is None else None
+            return out, _info_dict(info)
+    finally:
+        secrets.wipe()
+        if cshare is not None:
+            _lib.unmeta_share_wipe(ctypes.byref(cshare))
+
+
+def _share_fetcher(fn: Callable[[str], Union[Share, bytes, None]]) -> Callable[[Any, Any], int]:
+    def fetch(p_share: Any, _user: Any) -> int:
+        cs = p_share.contents  # the library's struct, filled in place
+        got = fn(cs.id.decode("ascii"))
+        if got is None:
+            return _const("UNMETA_E_NOKEY")
+        _fill_share_key(cs, got.key if isinstance(got, Share) else got)
+        return 0
+    return fetch
+
+
+def _info_dict(info: Any) -> Dict[str, Any]:
+    kinds = {_const("UNMETA_ENVELOPE_UNMETA"): "unmeta", _const("UNMETA_ENVELOPE_PLAIN_AGE"): "age"}
+    recipients = {_const("UNMETA_RECIPIENT_X25519"): "x25519", _const("UNMETA_RECIPIENT_SCRYPT"): "scrypt"}
+
+    def field(name: str, default: Any = None) -> Any:
+        return getattr(info, name) if _known(info, name) else default
+
+    ctype = field("content_type", b"").decode("ascii", "replace")
+    sid = field("share_id", b"").decode("ascii", "replace")
+    return {
+        "kind": kinds.get(info.kind, info.kind),
+        "recipient": recipients.get(info.recipient_kind, info.recipient_kind),
+        "expired": bool(info.expired),
+        "not_after": info.not_after or None,
+        "created": info.created or None,
+        "content_length": info.content_length,
+        "padding_length": info.padding_length,
+        "info_flags": info.info_flags,
+        "content_type": ctype or None,
+        "share_id": sid or None,
+    }

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int32, c_int64, c_uint32, c_uint64,
-                    c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int32, c_int64, c_uint8, c_uint32,
+                    c_uint64, c_void_p)
 from typing import Dict
 
 _SONAME = "libunmeta.so.1"
@@ -58,6 +58,43 @@ class IoCallbacks(Structure):
     _fields_ = [("struct_size", c_uint32), ("read", READ_FN), ("write", WRITE_FN), ("seek", SEEK_FN)]
 
 
+# The envelope structs (include/unmeta.h, "envelopes"), in the layout this
+# binding knows. struct_size is negotiated per call (see unmeta/__init__.py):
+# the smaller of this layout and the library's unmeta_*_size(), so the
+# library never writes past these and fields it does not know are detected.
+
+class Share(Structure):
+    """unmeta_share (version 1 layout)."""
+    _fields_ = [("struct_size", c_uint32), ("id", c_char * 36), ("not_after", c_int64), ("key", c_uint8 * 16)]
+
+
+class SealParams(Structure):
+    """unmeta_seal_params (version 1 layout, with share)."""
+    _fields_ = [("struct_size", c_uint32), ("recipients", POINTER(c_char_p)), ("recipient_count", c_uint32),
+                ("passphrase", c_void_p), ("passphrase_len", c_uint64), ("scrypt_log_n", c_int32),
+                ("flags", c_uint32), ("not_after", c_int64), ("now", c_int64), ("content_type", c_char_p),
+                ("share", POINTER(Share))]
+
+
+SHARE_FETCH_FN = CFUNCTYPE(c_int32, POINTER(Share), c_void_p)
+
+
+class OpenParams(Structure):
+    """unmeta_open_params (version 1 layout, with share, share_fetch, share_user)."""
+    _fields_ = [("struct_size", c_uint32), ("identities", POINTER(c_char_p)), ("identity_count", c_uint32),
+                ("passphrase", c_void_p), ("passphrase_len", c_uint64), ("now", c_int64),
+                ("max_scrypt_log_n", c_int32), ("flags", c_uint32), ("share", POINTER(Share)),
+                ("share_fetch", SHARE_FETCH_FN), ("share_user", c_void_p)]
+
+
+class OpenInfo(Structure):
+    """unmeta_open_info (version 1 layout, with share_id)."""
+    _fields_ = [("struct_size", c_uint32), ("kind", c_int32), ("recipient_kind", c_int32), ("expired", c_int32),
+                ("not_after", c_int64), ("created", c_int64), ("content_length", c_uint64),
+                ("padding_length", c_uint64), ("info_flags", c_uint32), ("content_type", c_char * 36),
+                ("share_id", c_char * 36)]
+
+
 def _fn(name, restype, *argtypes):
     f = getattr(lib, name)
     f.restype = restype
@@ -79,11 +116,13 @@ unmeta_ctx_set_option = _fn("unmeta_ctx_set_option", c_int32, P, c_int32, c_int6
 unmeta_ctx_last_error = _fn("unmeta_ctx_last_error", c_char_p, P)
 
 unmeta_source_new_path = _fn("unmeta_source_new_path", c_int32, PP, c_char_p)
+unmeta_source_new_fd = _fn("unmeta_source_new_fd", c_int32, PP, c_int32)
 unmeta_source_new_memory = _fn("unmeta_source_new_memory", c_int32, PP, c_void_p, c_uint64)
 unmeta_source_new_callbacks = _fn("unmeta_source_new_callbacks", c_int32, PP, POINTER(IoCallbacks), c_void_p)
 unmeta_source_free = _fn("unmeta_source_free", None, P)
 
 unmeta_sink_new_path = _fn("unmeta_sink_new_path", c_int32, PP, c_char_p, c_int32)
+unmeta_sink_new_fd = _fn("unmeta_sink_new_fd", c_int32, PP, c_int32)
 unmeta_sink_new_memory = _fn("unmeta_sink_new_memory", c_int32, PP)
 unmeta_sink_new_callbacks = _fn("unmeta_sink_new_callbacks", c_int32, PP, POINTER(IoCallbacks), c_void_p)
 unmeta_sink_memory = _fn("unmeta_sink_memory", c_int32, PP, POINTER(c_uint64), P)
@@ -97,6 +136,27 @@ unmeta_report_free = _fn("unmeta_report_free", None, P)
 unmeta_free = _fn("unmeta_free", None, c_void_p)
 unmeta_format_count = _fn("unmeta_format_count", c_uint32)
 unmeta_format_name = _fn("unmeta_format_name", c_char_p, c_uint32)
+
+# Envelopes. Secrets the library returns travel as void pointers (not
+# c_char_p, which would copy them into an immutable bytes object and lose the
+# pointer) so that unmeta_free_secret() can wipe and free them.
+unmeta_envelope_available = _fn("unmeta_envelope_available", c_int32)
+unmeta_seal = _fn("unmeta_seal", c_int32, P, P, P, POINTER(SealParams))
+unmeta_open = _fn("unmeta_open", c_int32, POINTER(OpenInfo), P, P, P, POINTER(OpenParams))
+unmeta_keygen = _fn("unmeta_keygen", c_int32, PP, PP)
+unmeta_identity_to_recipient = _fn("unmeta_identity_to_recipient", c_int32, PP, c_char_p)
+unmeta_free_secret = _fn("unmeta_free_secret", None, c_void_p)
+unmeta_share_init = _fn("unmeta_share_init", c_int32, POINTER(Share), c_uint32)
+unmeta_share_wipe = _fn("unmeta_share_wipe", None, POINTER(Share))
+unmeta_seal_params_init = _fn("unmeta_seal_params_init", c_int32, POINTER(SealParams), c_uint32)
+unmeta_open_params_init = _fn("unmeta_open_params_init", c_int32, POINTER(OpenParams), c_uint32)
+unmeta_open_info_init = _fn("unmeta_open_info_init", c_int32, POINTER(OpenInfo), c_uint32)
+unmeta_share_size = _fn("unmeta_share_size", c_uint32)
+unmeta_seal_params_size = _fn("unmeta_seal_params_size", c_uint32)
+unmeta_open_params_size = _fn("unmeta_open_params_size", c_uint32)
+unmeta_open_info_size = _fn("unmeta_open_info_size", c_uint32)
+unmeta_share_id_len = _fn("unmeta_share_id_len", c_uint32)
+unmeta_share_key_len = _fn("unmeta_share_key_len", c_uint32)
 
 
 def constant(name: str) -> int:
@@ -129,6 +189,9 @@ _KNOWN = (
     "UNMETA_OPT_ICC", "UNMETA_OPT_APPLY_ORIENTATION", "UNMETA_OPT_MAX_BLOCK_SIZE", "UNMETA_OPT_MAX_DEPTH",
     "UNMETA_OPT_MAX_ITEMS", "UNMETA_OPT_MAX_MEMORY", "UNMETA_OPT_SPOOL_LIMIT", "UNMETA_OPT_MAX_INFLATE",
     "UNMETA_ICC_KEEP", "UNMETA_ICC_STRIP",
+    "UNMETA_SEAL_NO_PAD", "UNMETA_SEAL_RECORD_TIME", "UNMETA_SEAL_STRIPPED", "UNMETA_SCRYPT_LOG_N_DEFAULT",
+    "UNMETA_OPEN_ALLOW_EXPIRED", "UNMETA_ENVELOPE_UNMETA", "UNMETA_ENVELOPE_PLAIN_AGE", "UNMETA_RECIPIENT_X25519",
+    "UNMETA_RECIPIENT_SCRYPT", "UNMETA_SHARE_ID_LEN", "UNMETA_SHARE_KEY_LEN",
 )
 
 # What every call below needs; a library without them is not one this
