@@ -19,6 +19,9 @@
 
 #define UM_READ_BUF (256u << 10)   /* the reader's window */
 #define UM_WRITE_BUF (64u << 10)   /* small writes are gathered up to this */
+/* Runs at least this long are copied by the kernel (copy_file_range) when
+ * both ends are files; shorter ones cost more to set up than they save. */
+#define UM_KERNEL_COPY_MIN (8u << 20)
 
 enum { SRC_PATH, SRC_FD, SRC_MEM, SRC_CB };
 
@@ -698,6 +701,31 @@ int um_sink_seek(unmeta_sink *s, int64_t off, int whence, int64_t *pos)
         return sink_fail(s, UNMETA_E_IO, "the output cannot seek");
     *pos = (int64_t)(r - start);
     return 0;
+}
+
+int64_t um_sink_copy_from(um_job *job, unmeta_sink *s, uint64_t off, uint64_t len)
+{
+    um_reader *r = job->in;
+    uint64_t done = 0;
+    if (r->kind != RD_FD || len < UM_KERNEL_COPY_MIN || s->err)
+        return 0;
+    if (s->kind != SNK_PATH && s->kind != SNK_FD)
+        return 0;
+    if (begin(s) < 0 || flush_wbuf(s) < 0)
+        return s->err;
+    if (s->kind == SNK_FD && !s->fd_regular)
+        return 0;
+    while (done < len) {
+        loff_t in = (loff_t)(off + done);
+        size_t chunk = len - done > (1u << 30) ? (1u << 30) : (size_t)(len - done);
+        ssize_t k = copy_file_range(r->fd, &in, s->fd, NULL, chunk, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break; /* not supported here (EXDEV, ENOSYS...) or nothing more: the caller copies the rest */
+        done += (uint64_t)k;
+    }
+    return (int64_t)done;
 }
 
 int um_sink_commit(unmeta_sink *s)

@@ -48,6 +48,11 @@ int um_sink_write(unmeta_sink *s, const void *p, size_t n);
  * sink that cannot seek (a pipe, callbacks without seek). */
 int um_sink_seek(unmeta_sink *s, int64_t off, int whence, int64_t *pos);
 int um_sink_seekable(unmeta_sink *s);
+/* Copies input bytes [off, off+len) straight into the sink inside the
+ * kernel when both are files and the run is long; returns how many bytes
+ * it copied (0 when it cannot: the caller copies them itself), or a
+ * negative error. */
+int64_t um_sink_copy_from(um_job *job, unmeta_sink *s, uint64_t off, uint64_t len);
 /* Makes the output durable and visible (path sinks: fsync + rename). */
 int um_sink_commit(unmeta_sink *s);
 /* Throws the output away (path sinks: unlink the temporary file). */

@@ -143,7 +143,7 @@ void um_plan_reset(um_job *job)
 }
 
 /* Streams the plan to a writer function. */
-static int execute(um_job *job, int (*put)(void *, const void *, size_t), void *dst)
+static int execute(um_job *job, int (*put)(void *, const void *, size_t), void *dst, unmeta_sink *sink)
 {
     um_plan *p = job->plan;
     for (size_t i = 0; i < p->n; i++) {
@@ -153,6 +153,13 @@ static int execute(um_job *job, int (*put)(void *, const void *, size_t), void *
             continue;
         }
         uint64_t off = op->off, left = op->len;
+        if (sink) {
+            int64_t k = um_sink_copy_from(job, sink, off, left);
+            if (k < 0)
+                return um_fail(job, (int)k, "%s", um_sink_error(sink));
+            off += (uint64_t)k;
+            left -= (uint64_t)k;
+        }
         while (left) {
             const uint8_t *q;
             size_t avail;
@@ -179,7 +186,7 @@ static int put_sink(void *dst, const void *p, size_t n)
 
 int um_plan_execute(um_job *job, unmeta_sink *sink)
 {
-    return execute(job, put_sink, sink);
+    return execute(job, put_sink, sink, sink);
 }
 
 typedef struct membuf {
@@ -207,7 +214,7 @@ int um_plan_to_memory(um_job *job, uint8_t **out, size_t *out_len)
     membuf m = { job, um_malloc(job, (size_t)size), 0, (size_t)size };
     if (!m.p)
         return job->err;
-    int rc = execute(job, put_mem, &m);
+    int rc = execute(job, put_mem, &m, NULL);
     if (rc < 0) {
         free(m.p);
         return rc;
