@@ -168,6 +168,8 @@ typedef struct out_io {
     int64_t pos;        /* the muxer's write position */
     int64_t sink_pos;   /* where the sink's position is */
     int discard;        /* after a failure: swallow what the muxer still writes */
+    int64_t header_end; /* where the header region ended (-1 while it is written) */
+    uint64_t body;      /* bytes written at or after header_end */
 } out_io;
 
 static int sink_to(out_io *o, int64_t pos)
@@ -187,6 +189,11 @@ static int out_write(void *opaque, uint8_t *buf, int n)
     size_t len = (size_t)n;
     if (o->discard)
         return n;
+    if (o->header_end >= 0) {
+        int64_t end = o->pos + n;
+        if (end > o->header_end)
+            o->body += (uint64_t)(end - (o->pos > o->header_end ? o->pos : o->header_end));
+    }
     while (len && o->hold && (o->held_open || o->pos < (int64_t)o->held_len)) {
         /* Into the held header region. */
         size_t at = (size_t)o->pos;
@@ -644,7 +651,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     AVPacket *pkt = NULL;
     int *map = NULL;
     int rc, r, header = 0;
-    uint64_t copied = 0;
+    uint64_t copied = 0, payload = 0;
     (void)container;
     memset(&out, 0, sizeof(out));
     UM_TRY(av_ready(job));
@@ -665,6 +672,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     out.sink = sink;
     out.hold = strcmp(muxer, "matroska") == 0 || strcmp(muxer, "webm") == 0;
     out.held_open = out.hold;
+    out.header_end = -1;
     opb = buf ? AV.avio_alloc_context(buf, IOBUF, 1, &out, NULL, out_write, seekable ? out_seek : NULL) : NULL;
     if (!opb) {
         AV.av_free(buf);
@@ -720,6 +728,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
      * come back to it). */
     AV.avio_flush(opb);
     out.held_open = 0;
+    out.header_end = out.pos;
     if (!seekable) {
         if (flush_held(&out) < 0) {
             rc = um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink));
@@ -741,6 +750,13 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
             goto done;
         }
         int si = pkt->stream_index;
+        if (pkt->flags & AV_PKT_FLAG_CORRUPT) {
+            /* The demuxer had to cut or guess this packet: the file is
+             * damaged, and copying it faithfully is not possible. */
+            rc = um_fail(job, UNMETA_E_MALFORMED, "%s: a damaged packet at byte %lld; refused rather than guessed",
+                         muxer, (long long)pkt->pos);
+            goto done;
+        }
         if (si < 0 || (unsigned)si >= in.ic->nb_streams || map[si] < 0) {
             AV.av_packet_unref(pkt);
             continue;
@@ -748,6 +764,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         pkt->stream_index = map[si];
         AV.av_packet_rescale_ts(pkt, in.ic->streams[si]->time_base, oc->streams[map[si]]->time_base);
         pkt->pos = -1;
+        payload += (uint64_t)pkt->size;
         r = AV.av_interleaved_write_frame(oc, pkt);
         copied++;
         if (r < 0) {
@@ -770,6 +787,14 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         goto done;
     }
     AV.avio_flush(opb);
+    if (out.body < payload) {
+        /* Every packet is stored byte for byte, so the container after its
+         * header holds at least their bytes; less means the muxer dropped
+         * some (libavformat does, silently, on some damaged inputs). */
+        rc = um_fail(job, UNMETA_E_MALFORMED, "%s: the packets could not all be written back (%llu of %llu bytes); "
+                     "the file is probably damaged", muxer, (unsigned long long)out.body, (unsigned long long)payload);
+        goto done;
+    }
     if (opb->error < 0 || flush_held(&out) < 0) {
         rc = um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink));
         goto done;
