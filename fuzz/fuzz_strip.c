@@ -18,7 +18,8 @@
  *  - a failed call returns a known negative code with a non-empty
  *    unmeta_ctx_last_error();
  *  - a stripped output is clean (check says dirty == 0) and strips again
- *    to exactly itself (strip is idempotent);
+ *    to exactly itself (strip is idempotent; for libavformat remuxes, it
+ *    strips again successfully: see the note at that check);
  *  - every reported block lies inside the input and every finding points
  *    at an existing block.
  * Limits are set small so that a hostile input fails with UNMETA_E_LIMIT
@@ -201,7 +202,13 @@ static void run_variant(const uint8_t *data, size_t size, const variant *v)
     uint64_t again_size = 0;
     rc = unmeta_strip_memory(&again, &again_size, ctx, out, out_size);
     CHECK(rc == 0, "strip fails on its own output");
-    CHECK(again_size == out_size && memcmp(again, out, (size_t)out_size) == 0, "strip is not idempotent");
+    /* Native formats are rewritten byte for byte: exactly idempotent. A
+     * libavformat remux writes the container anew; its packets stay the
+     * same, but on degenerate timing (two key frames at one timestamp) the
+     * muxer may lay clusters out differently on the second pass, so only
+     * success and cleanliness are asserted there (docs: README, Formats). */
+    if (!remuxed(srep))
+        CHECK(again_size == out_size && memcmp(again, out, (size_t)out_size) == 0, "strip is not idempotent");
     unmeta_free(again);
 
 done:

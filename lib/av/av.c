@@ -395,6 +395,9 @@ static int open_input(um_job *job, input *in)
     in->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
     /* Only the demuxers this module answers for, whatever the bytes say. */
     AV.av_dict_set(&opts, "format_whitelist", "matroska,webm,avi,mp3,flac,ogg,wav", 0);
+    /* Damaged structure is an error, not something to guess around: the
+     * demuxers stop where they would otherwise skip or invent. */
+    AV.av_dict_set(&opts, "err_detect", "explode", 0);
     r = AV.avformat_open_input(&in->ic, NULL, NULL, &opts);
     AV.av_dict_free(&opts);
     if (r < 0) {

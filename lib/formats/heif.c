@@ -688,7 +688,10 @@ static int walk_ipma(heif *h, const uint8_t *p, size_t n, uint64_t abs, buf *out
                 if (idx > h->nprops)
                     return um_fail(job, UNMETA_E_MALFORMED, FMT ": item %u is associated with property %u of %zu", id,
                                    idx, h->nprops);
-                if (idx && ess)
+                /* Only the associations that stay count: a property kept
+                 * for an item that is removed would be dropped on a second
+                 * pass (strip must be idempotent). */
+                if (idx && ess && !(it && it->remove))
                     h->props[idx - 1].essential = 1;
             }
             continue;
@@ -1399,8 +1402,8 @@ static int parse_meta(heif *h)
     if (iref)
         UM_TRY(walk_iref(h, iref, NULL));
     UM_TRY(parse_ipco(h, iprp));
-    UM_TRY(walk_iprp(h, iprp, NULL));
     UM_TRY(classify(h));
+    UM_TRY(walk_iprp(h, iprp, NULL));
     UM_TRY(decide_props(h));
     if (dinf)
         UM_TRY(check_dinf(h, dinf));
