@@ -80,6 +80,18 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* strerror() may share a buffer between threads; this does not. */
+static const char *errno_text(char *buf, size_t n, int e)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(e, buf, n);
+#else
+    if (strerror_r(e, buf, n) != 0)
+        snprintf(buf, n, "error %d", e);
+    return buf;
+#endif
+}
+
 static char *xstrdup(const char *s)
 {
     char *d = strdup(s);
@@ -310,9 +322,10 @@ static int inspect_file(unmeta_ctx *ctx, item *it)
 {
     unmeta_source *src = NULL;
     unmeta_report *rep = NULL;
+    char ebuf[128];
     int rc = unmeta_source_new_path(&src, it->path);
     if (rc < 0) {
-        set_error(it, ST_ERROR, rc, strerror(errno));
+        set_error(it, ST_ERROR, rc, errno_text(ebuf, sizeof(ebuf), errno));
         return -1;
     }
     rc = unmeta_inspect(&rep, ctx, src);
@@ -335,6 +348,7 @@ static void process(unmeta_ctx *ctx, const batch_opts *o, item *it)
     char *resolved = NULL;
     const char *out = it->out;
     struct stat st;
+    char ebuf[128];
     int rc;
 
     if (it->status != ST_PENDING)
@@ -353,7 +367,7 @@ static void process(unmeta_ctx *ctx, const batch_opts *o, item *it)
         /* Replace the file itself, never a symbolic link to it. */
         resolved = realpath(it->path, NULL);
         if (!resolved) {
-            set_error(it, ST_ERROR, UNMETA_E_IO, strerror(errno));
+            set_error(it, ST_ERROR, UNMETA_E_IO, errno_text(ebuf, sizeof(ebuf), errno));
             goto done;
         }
         out = resolved;
@@ -379,12 +393,12 @@ static void process(unmeta_ctx *ctx, const batch_opts *o, item *it)
     }
     rc = unmeta_source_new_path(&src, it->path);
     if (rc < 0) {
-        set_error(it, ST_ERROR, rc, strerror(errno));
+        set_error(it, ST_ERROR, rc, errno_text(ebuf, sizeof(ebuf), errno));
         goto done;
     }
     if (o->dir && !it->named && make_parents(o->dir, out) != 0) {
         char msg[64 + 4096];
-        snprintf(msg, sizeof(msg), "cannot create the folder for %s: %s", out, strerror(errno));
+        snprintf(msg, sizeof(msg), "cannot create the folder for %s: %s", out, errno_text(ebuf, sizeof(ebuf), errno));
         set_error(it, ST_ERROR, UNMETA_E_IO, msg);
         goto done;
     }
