@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fts.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,22 @@ typedef struct batch {
     double start, last_draw;
     int drawn;              /* a progress line is on the screen */
 } batch;
+
+/* Set by SIGINT/SIGTERM: workers take no new file, and the library, polling
+ * its cancel callback, abandons the current one and removes its temporary
+ * file, so an interrupted run leaves no partial output. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+static int32_t cancel_requested(void *user)
+{
+    (void)user;
+    return interrupted != 0;
+}
 
 static double now_s(void)
 {
@@ -289,6 +306,10 @@ static void classify(item *it, int rc, unmeta_ctx *ctx)
     const char *d = unmeta_ctx_last_error(ctx);
     if (not_claimed(rc, ctx) && !it->named) {
         set_error(it, ST_SKIPPED, rc, d);
+        return;
+    }
+    if (rc == UNMETA_E_CANCELED) {
+        set_error(it, ST_ERROR, rc, "interrupted; the file is as it was");
         return;
     }
     switch (rc) {
@@ -518,10 +539,11 @@ static void *worker(void *arg)
     if (ok) {
         unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, b->o->icc);
         unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, b->o->apply_orientation);
+        unmeta_ctx_set_cancel(ctx, cancel_requested, NULL);
     }
     for (;;) {
         pthread_mutex_lock(&b->lock);
-        size_t i = b->next < b->files.n ? b->next++ : b->files.n;
+        size_t i = b->next < b->files.n && !interrupted ? b->next++ : b->files.n;
         pthread_mutex_unlock(&b->lock);
         if (i >= b->files.n)
             break;
@@ -561,6 +583,9 @@ static void summary(const batch *b)
             b->files.n, b->files.n == 1 ? "" : "s", n[ST_CLEANED], n[ST_CLEAN],
             o->in_place ? "left untouched" : "written anyway", n[ST_SKIPPED], n[ST_REFUSED], n[ST_ERROR],
             n[ST_ERROR] == 1 ? "" : "s");
+    if (n[ST_PENDING])
+        fprintf(stderr, "unmeta: interrupted: %zu file%s not processed\n", n[ST_PENDING],
+                n[ST_PENDING] == 1 ? "" : "s");
     if (b->passed_links || b->passed_outputs || b->passed_cycles) {
         const char *sep = "";
         fputs("unmeta: passed over", stderr);
@@ -648,6 +673,12 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
     b.show_progress = o->progress < 0 ? isatty(2) : o->progress;
     b.start = b.last_draw = now_s();
     pthread_mutex_init(&b.lock, NULL);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
 
     pthread_t tid[MAX_JOBS];
     size_t started = 0;
@@ -660,12 +691,14 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
         pthread_join(tid[i], NULL);
     pthread_mutex_destroy(&b.lock);
 
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     clear_progress(&b);
     summary(&b);
     int status = 0;
     for (size_t i = 0; i < b.files.n; i++) {
         item *it = &b.files.v[i];
-        if (it->status == ST_REFUSED || it->status == ST_ERROR)
+        if (it->status == ST_REFUSED || it->status == ST_ERROR || it->status == ST_PENDING)
             status = EXIT_ERROR;
         free(it->path);
         free(it->out);
