@@ -18,6 +18,7 @@
 
 #include "unmeta.h"
 #include "envelope_cmd.h"
+#include "batch.h"
 
 #define EXIT_DIRTY 1
 #define EXIT_ERROR 2
@@ -34,6 +35,11 @@ typedef struct opts {
     int verbose;
     int icc;               /* UNMETA_ICC_* */
     int apply_orientation;
+    int recursive;         /* -r */
+    int follow_symlinks;
+    int include_clean;
+    int jobs;              /* -j; 0: not given */
+    int progress;          /* -1: auto */
 } opts;
 
 static void usage(FILE *f)
@@ -58,12 +64,20 @@ static void usage(FILE *f)
         "  -d, --dir DIR            write NAME.EXT into DIR\n"
         "  -i, --in-place           replace each FILE atomically\n"
         "  -f, --force              overwrite an existing output file\n"
+        "  -r, --recursive          FILE may be a folder: strip every photo and video\n"
+        "                           under it (-d DIR mirrors the tree); other files\n"
+        "                           are skipped, *.clean.* outputs passed over\n"
+        "      --follow-symlinks    follow symbolic links while walking (default: not)\n"
+        "      --include-clean      also strip *.clean.* files found by the walk\n"
+        "  -j, --jobs N             N files at a time (default: the online CPUs)\n"
+        "      --progress, --no-progress   force the progress line on or off\n"
+        "                           (default: on when stderr is a terminal)\n"
         "      --icc=keep|strip     keep the ICC profile neutralised (default) or drop it\n"
         "      --apply-orientation  rotate JPEGs losslessly instead of keeping the\n"
         "                           Orientation tag (falls back to the tag when a\n"
         "                           perfect transform is impossible)\n"
         "  -v, --verbose            say what was removed from each file\n"
-        "Options for inspect and check:\n"
+        "Options for inspect, check and strip:\n"
         "      --json               one JSON object per file and line (docs/json.md)\n"
         "  -q, --quiet              check: print nothing, only the exit code\n"
         "Common:\n"
@@ -71,7 +85,8 @@ static void usage(FILE *f)
         "  -V, --version            the version\n"
         "\n"
         "FILE '-' reads standard input. Exit codes: 0 success, 1 check found\n"
-        "metadata, 2 error. See unmeta(1).\n",
+        "metadata, 2 error (strip: a file was refused or failed; the others are\n"
+        "still processed, and skipped non-media files are not failures). See unmeta(1).\n",
         prog);
 }
 
@@ -276,7 +291,7 @@ static size_t utf8_len(const unsigned char *s)
 
 /* A JSON string. File names are bytes, not text: anything that is not
  * UTF-8 becomes U+FFFD so every line stays valid JSON. */
-static void put_json_string(const char *s)
+void cli_put_json_string(const char *s)
 {
     putchar('"');
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
@@ -298,11 +313,11 @@ static void print_json(const char *file, const unmeta_report *r, const char *err
 {
     char *json = NULL;
     fputs("{\"file\":", stdout);
-    put_json_string(file);
+    cli_put_json_string(file);
     putchar(',');
     if (error) {
         fputs("\"error\":", stdout);
-        put_json_string(error);
+        cli_put_json_string(error);
         fputs("}\n", stdout);
         return;
     }
@@ -391,8 +406,9 @@ int main(int argc, char **argv)
     int status = 0;
     memset(&o, 0, sizeof(o));
     o.icc = UNMETA_ICC_KEEP;
+    o.progress = -1;
 
-    enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON };
+    enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
         { "dir", required_argument, NULL, 'd' },
@@ -401,6 +417,12 @@ int main(int argc, char **argv)
         { "icc", required_argument, NULL, OPT_ICC },
         { "apply-orientation", no_argument, NULL, OPT_APPLY },
         { "json", no_argument, NULL, OPT_JSON },
+        { "recursive", no_argument, NULL, 'r' },
+        { "follow-symlinks", no_argument, NULL, OPT_FOLLOW },
+        { "include-clean", no_argument, NULL, OPT_INCLUDE_CLEAN },
+        { "jobs", required_argument, NULL, 'j' },
+        { "progress", no_argument, NULL, OPT_PROGRESS },
+        { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -424,7 +446,7 @@ int main(int argc, char **argv)
         return envelope_main(argc, argv);
     optind = 2;
     int c;
-    while ((c = getopt_long(argc, argv, "o:d:ifqvhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:d:ifrj:qvhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out = optarg; break;
         case 'd': o.dir = optarg; break;
@@ -433,6 +455,21 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         case 'v': o.verbose = 1; break;
         case OPT_JSON: o.json = 1; break;
+        case 'r': o.recursive = 1; break;
+        case OPT_FOLLOW: o.follow_symlinks = 1; break;
+        case OPT_INCLUDE_CLEAN: o.include_clean = 1; break;
+        case OPT_PROGRESS: o.progress = 1; break;
+        case OPT_NO_PROGRESS: o.progress = 0; break;
+        case 'j': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || n < 1 || n > 256) {
+                fprintf(stderr, "%s: --jobs takes a number from 1 to 256\n", prog);
+                return EXIT_ERROR;
+            }
+            o.jobs = (int)n;
+            break;
+        }
         case OPT_APPLY: o.apply_orientation = 1; break;
         case OPT_ICC:
             if (strcmp(optarg, "keep") == 0)
@@ -476,6 +513,28 @@ int main(int argc, char **argv)
         if (o.out && nfiles != 1) {
             fprintf(stderr, "%s: -o takes one input; use -d for several\n", prog);
             return EXIT_ERROR;
+        }
+        /* Folders, threads, progress or JSON lines: the batch runner. */
+        if (o.recursive || o.jobs || o.json || o.progress >= 0) {
+            if (o.out) {
+                fprintf(stderr, "%s: -o takes one input; use -d or --in-place with -r, -j or --json\n", prog);
+                return EXIT_ERROR;
+            }
+            batch_opts bo;
+            memset(&bo, 0, sizeof(bo));
+            bo.dir = o.dir;
+            bo.in_place = o.in_place;
+            bo.force = o.force;
+            bo.json = o.json;
+            bo.verbose = o.verbose;
+            bo.icc = o.icc;
+            bo.apply_orientation = o.apply_orientation;
+            bo.recursive = o.recursive;
+            bo.follow_symlinks = o.follow_symlinks;
+            bo.include_clean = o.include_clean;
+            bo.jobs = o.jobs;
+            bo.progress = o.progress;
+            return batch_strip(&bo, files, nfiles);
         }
         if (o.dir) {
             struct stat st;

@@ -1,0 +1,713 @@
+/*
+ * batch.c - `unmeta strip` over many files and folders.
+ *
+ * The walk (fts, physical unless --follow-symlinks) runs first, on the main
+ * thread: it lists every regular file under the folders named, so that the
+ * progress line knows the total and outputs written later are never picked
+ * up. Then N worker threads, each with its own unmeta_ctx, take files from
+ * the list; the only shared mutable state is the next index and the progress
+ * counters, both under one mutex. Each worker writes its file's result into
+ * that file's own slot, and the summary is built from the slots in walk
+ * order, so it does not depend on the schedule.
+ *
+ * Every decision about a file's content is the library's: the walk offers
+ * every regular file, and a file no format claims is "skipped (not a photo
+ * or video)" when the walk found it, an error when it was named.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fts.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unmeta.h"
+#include "batch.h"
+
+#define EXIT_ERROR 2
+#define MAX_JOBS 256
+#define SUMMARY_PATHS 3 /* paths named per refusal reason */
+
+enum { ST_PENDING, ST_CLEANED, ST_CLEAN, ST_SKIPPED, ST_REFUSED, ST_ERROR };
+static const char *const status_name[] = { "pending", "cleaned", "clean", "skipped", "refused", "error" };
+
+#define NCAT 7 /* UNMETA_CAT_LOCATION .. UNMETA_CAT_OTHER */
+
+typedef struct item {
+    char *path;             /* as walked or named */
+    char *out;              /* the output path; NULL for --in-place (resolved by the worker) */
+    uint64_t size;          /* bytes, from the walk */
+    int named;              /* named on the command line (not found by the walk) */
+    /* Written by the one worker that takes the item: */
+    int status;             /* ST_* */
+    int code;               /* UNMETA_E_* of a refusal or library error, 0 otherwise */
+    char *error;            /* the message of a skip, refusal or error */
+    const char *format;     /* static format name, or NULL */
+    uint32_t removed[NCAT]; /* findings by category */
+    uint64_t bytes_out;
+} item;
+
+typedef struct list {
+    item *v;
+    size_t n, cap;
+} list;
+
+typedef struct batch {
+    const batch_opts *o;
+    list files;
+    uint64_t total_bytes;
+    size_t passed_links, passed_outputs, passed_cycles;
+    int show_progress;
+    pthread_mutex_t lock;   /* guards everything below */
+    size_t next;            /* the next item to take */
+    size_t done;
+    size_t cleaned;
+    uint64_t done_bytes;
+    double start, last_draw;
+    int drawn;              /* a progress line is on the screen */
+} batch;
+
+/* Set by SIGINT/SIGTERM: workers take no new file, and the library, polling
+ * its cancel callback, abandons the current one and removes its temporary
+ * file, so an interrupted run leaves no partial output. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+static int32_t cancel_requested(void *user)
+{
+    (void)user;
+    return interrupted != 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* strerror() may share a buffer between threads; this does not. */
+static const char *errno_text(char *buf, size_t n, int e)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(e, buf, n);
+#else
+    if (strerror_r(e, buf, n) != 0)
+        snprintf(buf, n, "error %d", e);
+    return buf;
+#endif
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) {
+        fprintf(stderr, "unmeta: out of memory\n");
+        exit(EXIT_ERROR);
+    }
+    return d;
+}
+
+static item *list_add(list *l, const char *path, uint64_t size, int named)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        item *v = realloc(l->v, cap * sizeof(*v));
+        if (!v) {
+            fprintf(stderr, "unmeta: out of memory\n");
+            exit(EXIT_ERROR);
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    item *it = &l->v[l->n++];
+    memset(it, 0, sizeof(*it));
+    it->path = xstrdup(path);
+    it->size = size;
+    it->named = named;
+    return it;
+}
+
+/* A walk-time failure (unreadable folder, vanished file): reported with the others. */
+static void add_failed(list *l, const char *path, int named, const char *what, const char *detail)
+{
+    item *it = list_add(l, path, 0, named);
+    size_t n = strlen(what) + strlen(detail) + 3;
+    it->status = ST_ERROR;
+    it->error = malloc(n);
+    if (it->error)
+        snprintf(it->error, n, "%s%s%s", what, *what && *detail ? ": " : "", detail);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+/* NAME.clean.EXT or NAME.clean: what a default-mode run wrote earlier. */
+static int is_clean_output(const char *name)
+{
+    const char *p = strstr(name, ".clean");
+    while (p) {
+        if (p != name && (p[6] == '\0' || p[6] == '.'))
+            return 1;
+        p = strstr(p + 1, ".clean");
+    }
+    return 0;
+}
+
+/* NAME.EXT -> NAME.clean.EXT, beside the input. */
+static char *clean_name(const char *in)
+{
+    const char *slash = strrchr(in, '/');
+    const char *base = slash ? slash + 1 : in;
+    const char *dot = strrchr(base, '.');
+    if (!dot || dot == base)
+        dot = base + strlen(base);
+    size_t head = (size_t)(dot - in);
+    char *out = malloc(strlen(in) + 8);
+    if (!out)
+        return NULL;
+    memcpy(out, in, head);
+    strcpy(out + head, ".clean");
+    strcat(out, dot);
+    return out;
+}
+
+static char *join(const char *dir, const char *rel)
+{
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    while (*rel == '/')
+        rel++;
+    size_t n = dl + strlen(rel) + 2;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%.*s/%s", (int)dl, dir, rel);
+    return out;
+}
+
+static int cmp_names(const FTSENT **a, const FTSENT **b)
+{
+    return strcmp((*a)->fts_name, (*b)->fts_name);
+}
+
+/* Lists the regular files under root; with -d, their mirrored output paths. */
+static void walk(batch *b, const char *root, const struct stat *outdir)
+{
+    const batch_opts *o = b->o;
+    char *roots[2] = { (char *)root, NULL };
+    int flags = FTS_NOCHDIR | FTS_COMFOLLOW | (o->follow_symlinks ? FTS_LOGICAL : FTS_PHYSICAL);
+    FTS *fts = fts_open(roots, flags, cmp_names);
+    if (!fts) {
+        add_failed(&b->files, root, 1, "cannot walk", strerror(errno));
+        return;
+    }
+    size_t rootlen = strlen(root);
+    FTSENT *e;
+    while ((e = fts_read(fts)) != NULL) {
+        switch (e->fts_info) {
+        case FTS_D:
+            /* Never walk into the output folder: it holds earlier results. */
+            if (outdir && e->fts_statp->st_dev == outdir->st_dev && e->fts_statp->st_ino == outdir->st_ino)
+                fts_set(fts, e, FTS_SKIP);
+            break;
+        case FTS_F: {
+            if (ends_with(e->fts_name, ".unmeta-tmp"))
+                break; /* a write in progress (or left by a crash): never an input */
+            if (!o->include_clean && is_clean_output(e->fts_name)) {
+                b->passed_outputs++;
+                break;
+            }
+            item *it = list_add(&b->files, e->fts_path, (uint64_t)e->fts_statp->st_size, 0);
+            b->total_bytes += it->size;
+            if (o->dir) {
+                const char *rel = e->fts_path + (strncmp(e->fts_path, root, rootlen) == 0 ? rootlen : 0);
+                it->out = join(o->dir, rel);
+            } else if (!o->in_place) {
+                it->out = clean_name(e->fts_path);
+            }
+            break;
+        }
+        case FTS_SL:
+        case FTS_SLNONE:
+            b->passed_links++;
+            break;
+        case FTS_DC:
+            b->passed_cycles++;
+            break;
+        case FTS_DNR:
+        case FTS_ERR:
+        case FTS_NS:
+            add_failed(&b->files, e->fts_path, 0, "cannot read", strerror(e->fts_errno));
+            break;
+        default: /* FTS_DP (folder done), devices, FIFOs, sockets: not files to strip */
+            break;
+        }
+    }
+    if (errno != 0)
+        add_failed(&b->files, root, 1, "walk stopped", strerror(errno));
+    fts_close(fts);
+}
+
+/* mkdir -p of out's parent folders below dir (mode 0755 & ~umask). */
+static int make_parents(const char *dir, const char *out)
+{
+    char *p = xstrdup(out);
+    size_t start = strlen(dir);
+    int rc = 0;
+    for (char *s = p + start; *s; s++) {
+        if (*s != '/' || s == p)
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            rc = -1;
+            break;
+        }
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
+/* True when the library found no format for the input: the walk found
+ * something that is not a photo or video. */
+static int not_claimed(int rc, unmeta_ctx *ctx)
+{
+    const char *d = unmeta_ctx_last_error(ctx);
+    return rc == UNMETA_E_UNSUPPORTED && d &&
+           (strcmp(d, "not a format unmeta knows") == 0 || strcmp(d, "empty input") == 0);
+}
+
+static void set_error(item *it, int status, int code, const char *msg)
+{
+    it->status = status;
+    it->code = code;
+    it->error = strdup(msg && *msg ? msg : unmeta_strerror(code));
+}
+
+/* A failed library call: skipped, refused (the file breaks or exceeds what
+ * we handle) or an error (I/O, memory). */
+static void classify(item *it, int rc, unmeta_ctx *ctx)
+{
+    const char *d = unmeta_ctx_last_error(ctx);
+    if (not_claimed(rc, ctx) && !it->named) {
+        set_error(it, ST_SKIPPED, rc, d);
+        return;
+    }
+    if (rc == UNMETA_E_CANCELED) {
+        set_error(it, ST_ERROR, rc, "interrupted; the file is as it was");
+        return;
+    }
+    switch (rc) {
+    case UNMETA_E_UNSUPPORTED:
+    case UNMETA_E_MALFORMED:
+    case UNMETA_E_TRUNCATED:
+    case UNMETA_E_LIMIT:
+    case UNMETA_E_FEATURE:
+        set_error(it, ST_REFUSED, rc, d);
+        break;
+    default:
+        set_error(it, ST_ERROR, rc, d);
+        break;
+    }
+}
+
+static void count_findings(item *it, const unmeta_report *r)
+{
+    uint32_t n = unmeta_report_finding_count(r);
+    it->format = unmeta_report_format(r);
+    for (uint32_t i = 0; i < n; i++) {
+        unmeta_finding f = UNMETA_FINDING_INIT;
+        if (unmeta_report_finding(&f, r, i) == 0 && f.category >= 1 && f.category <= NCAT)
+            it->removed[f.category - 1]++;
+    }
+}
+
+/* Inspects the file: fills format and findings, or classifies the failure.
+ * Returns 1 when the file holds something to remove, 0 when clean, -1 on failure. */
+static int inspect_file(unmeta_ctx *ctx, item *it)
+{
+    unmeta_source *src = NULL;
+    unmeta_report *rep = NULL;
+    char ebuf[128];
+    int rc = unmeta_source_new_path(&src, it->path);
+    if (rc < 0) {
+        set_error(it, ST_ERROR, rc, errno_text(ebuf, sizeof(ebuf), errno));
+        return -1;
+    }
+    rc = unmeta_inspect(&rep, ctx, src);
+    unmeta_source_free(src);
+    if (rc < 0) {
+        classify(it, rc, ctx);
+        return -1;
+    }
+    count_findings(it, rep);
+    int dirty = unmeta_report_dirty(rep) != 0;
+    unmeta_report_free(rep);
+    return dirty;
+}
+
+static void process(unmeta_ctx *ctx, const batch_opts *o, item *it)
+{
+    unmeta_source *src = NULL;
+    unmeta_sink *dst = NULL;
+    unmeta_report *rep = NULL;
+    char *resolved = NULL;
+    const char *out = it->out;
+    struct stat st;
+    char ebuf[128];
+    int rc;
+
+    if (it->status != ST_PENDING)
+        return; /* failed during the walk */
+    if (o->in_place) {
+        /* A clean file is left untouched (same bytes, same times). */
+        int dirty = inspect_file(ctx, it);
+        if (dirty <= 0) {
+            if (dirty == 0) {
+                it->status = ST_CLEAN;
+                it->bytes_out = it->size;
+            }
+            return;
+        }
+        memset(it->removed, 0, sizeof(it->removed)); /* counted again from the strip */
+        /* Replace the file itself, never a symbolic link to it. */
+        resolved = realpath(it->path, NULL);
+        if (!resolved) {
+            set_error(it, ST_ERROR, UNMETA_E_IO, errno_text(ebuf, sizeof(ebuf), errno));
+            goto done;
+        }
+        out = resolved;
+    } else {
+        if (!out) {
+            set_error(it, ST_ERROR, UNMETA_E_NOMEM, "out of memory");
+            goto done;
+        }
+        if (!o->force && stat(out, &st) == 0) {
+            /* Something that is not a photo stays "skipped" even so. */
+            if (inspect_file(ctx, it) >= 0) {
+                char msg[64 + 4096];
+                snprintf(msg, sizeof(msg), "%s exists; use -f to overwrite it", out);
+                memset(it->removed, 0, sizeof(it->removed));
+                set_error(it, ST_ERROR, UNMETA_E_IO, msg);
+            }
+            goto done;
+        }
+        if (strcmp(out, it->path) == 0) {
+            set_error(it, ST_ERROR, UNMETA_E_INVALID, "the output is the input; use --in-place");
+            goto done;
+        }
+    }
+    rc = unmeta_source_new_path(&src, it->path);
+    if (rc < 0) {
+        set_error(it, ST_ERROR, rc, errno_text(ebuf, sizeof(ebuf), errno));
+        goto done;
+    }
+    if (o->dir && !it->named && make_parents(o->dir, out) != 0) {
+        char msg[64 + 4096];
+        snprintf(msg, sizeof(msg), "cannot create the folder for %s: %s", out, errno_text(ebuf, sizeof(ebuf), errno));
+        set_error(it, ST_ERROR, UNMETA_E_IO, msg);
+        goto done;
+    }
+    rc = unmeta_sink_new_path(&dst, out, -1);
+    if (rc < 0) {
+        set_error(it, ST_ERROR, rc, unmeta_strerror(rc));
+        goto done;
+    }
+    rc = unmeta_strip(&rep, ctx, src, dst);
+    if (rc < 0) {
+        classify(it, rc, ctx);
+        goto done;
+    }
+    count_findings(it, rep);
+    it->status = unmeta_report_dirty(rep) ? ST_CLEANED : ST_CLEAN;
+    it->bytes_out = stat(out, &st) == 0 ? (uint64_t)st.st_size : 0;
+done:
+    unmeta_report_free(rep);
+    unmeta_sink_free(dst);
+    unmeta_source_free(src);
+    free(resolved);
+}
+
+/* ---- output (callers hold the batch lock) ---------------------------------- */
+
+static void clear_progress(batch *b)
+{
+    if (b->drawn) {
+        fputs("\r\033[K", stderr);
+        b->drawn = 0;
+    }
+}
+
+static void draw_progress(batch *b, int force)
+{
+    double t = now_s();
+    if (!b->show_progress || (!force && t - b->last_draw < 0.1))
+        return;
+    b->last_draw = t;
+    double el = t - b->start, mb = (double)b->done_bytes / 1e6;
+    double rate = el > 0 ? mb / el : 0;
+    double left = (double)(b->total_bytes - b->done_bytes) / 1e6;
+    fprintf(stderr, "\r\033[K[%zu/%zu] %zu files cleaned, %.1f MB, %.1f MB/s", b->done, b->files.n,
+            b->cleaned, mb, rate);
+    if (rate > 0)
+        fprintf(stderr, ", ETA %.0fs", left / rate);
+    fflush(stderr);
+    b->drawn = 1;
+}
+
+static void print_json_line(const item *it)
+{
+    static const char *const cat[NCAT] = { "location", "device", "time", "people", "software", "embedded", "other" };
+    flockfile(stdout);
+    fputs("{\"path\":", stdout);
+    cli_put_json_string(it->path);
+    fputs(",\"output\":", stdout);
+    if (it->status == ST_CLEANED || it->status == ST_CLEAN)
+        cli_put_json_string(it->out ? it->out : it->path); /* in place: the file itself */
+    else
+        fputs("null", stdout);
+    fputs(",\"format\":", stdout);
+    if (it->format)
+        cli_put_json_string(it->format);
+    else
+        fputs("null", stdout);
+    printf(",\"status\":\"%s\",\"removed\":{", status_name[it->status]);
+    for (int c = 0; c < NCAT; c++)
+        printf("%s\"%s\":%u", c ? "," : "", cat[c], (unsigned)it->removed[c]);
+    printf("},\"bytes_in\":%llu,\"bytes_out\":", (unsigned long long)it->size);
+    if (it->status == ST_CLEANED || it->status == ST_CLEAN)
+        printf("%llu", (unsigned long long)it->bytes_out);
+    else
+        fputs("null", stdout);
+    if (it->error) {
+        fputs(",\"error\":", stdout);
+        cli_put_json_string(it->error);
+    }
+    fputs("}\n", stdout);
+    funlockfile(stdout);
+}
+
+static void report_item(batch *b, const item *it)
+{
+    const batch_opts *o = b->o;
+    int say = it->status == ST_REFUSED || it->status == ST_ERROR || (o->verbose && it->status != ST_PENDING);
+    if (say) {
+        clear_progress(b);
+        if (it->error)
+            fprintf(stderr, "unmeta: %s: %s%s\n", it->path, it->status == ST_SKIPPED ? "skipped: " : "",
+                    it->error);
+        else if (it->status == ST_CLEAN)
+            fprintf(stderr, "unmeta: %s: nothing to remove%s\n", it->path, o->in_place ? ", left untouched" : "");
+        else {
+            static const char *const cat[NCAT] = { "location", "device", "time", "people", "software",
+                                                   "embedded", "other" };
+            fprintf(stderr, "unmeta: %s: cleaned (", it->path);
+            for (int c = 0, first = 1; c < NCAT; c++)
+                if (it->removed[c]) {
+                    fprintf(stderr, "%s%s %u", first ? "" : ", ", cat[c], (unsigned)it->removed[c]);
+                    first = 0;
+                }
+            fputs(")\n", stderr);
+        }
+    }
+    if (o->json)
+        print_json_line(it);
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+static void *worker(void *arg)
+{
+    batch *b = arg;
+    unmeta_ctx *ctx = NULL;
+    int ok = unmeta_ctx_new(&ctx) == 0;
+    if (ok) {
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, b->o->icc);
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, b->o->apply_orientation);
+        unmeta_ctx_set_cancel(ctx, cancel_requested, NULL);
+    }
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        size_t i = b->next < b->files.n && !interrupted ? b->next++ : b->files.n;
+        pthread_mutex_unlock(&b->lock);
+        if (i >= b->files.n)
+            break;
+        item *it = &b->files.v[i];
+        if (ok)
+            process(ctx, b->o, it);
+        else if (it->status == ST_PENDING)
+            set_error(it, ST_ERROR, UNMETA_E_NOMEM, "out of memory");
+        pthread_mutex_lock(&b->lock);
+        b->done++;
+        b->done_bytes += it->size;
+        if (it->status == ST_CLEANED)
+            b->cleaned++;
+        report_item(b, it);
+        draw_progress(b, b->done == b->files.n);
+        pthread_mutex_unlock(&b->lock);
+    }
+    unmeta_ctx_free(ctx);
+    return NULL;
+}
+
+/* ---- summary -------------------------------------------------------------- */
+
+static int cmp_item_path(const void *a, const void *b)
+{
+    return strcmp(((const item *)a)->path, ((const item *)b)->path);
+}
+
+static void summary(const batch *b)
+{
+    const batch_opts *o = b->o;
+    size_t n[6] = { 0 };
+    for (size_t i = 0; i < b->files.n; i++)
+        n[b->files.v[i].status]++;
+    fprintf(stderr, "unmeta: %zu file%s: %zu cleaned, %zu already clean (%s), %zu skipped (not a photo or video), "
+            "%zu refused, %zu error%s\n",
+            b->files.n, b->files.n == 1 ? "" : "s", n[ST_CLEANED], n[ST_CLEAN],
+            o->in_place ? "left untouched" : "written anyway", n[ST_SKIPPED], n[ST_REFUSED], n[ST_ERROR],
+            n[ST_ERROR] == 1 ? "" : "s");
+    if (n[ST_PENDING])
+        fprintf(stderr, "unmeta: interrupted: %zu file%s not processed\n", n[ST_PENDING],
+                n[ST_PENDING] == 1 ? "" : "s");
+    if (b->passed_links || b->passed_outputs || b->passed_cycles) {
+        const char *sep = "";
+        fputs("unmeta: passed over", stderr);
+        if (b->passed_links)
+            fprintf(stderr, " %zu symbolic link%s (see --follow-symlinks)", b->passed_links,
+                    b->passed_links == 1 ? "" : "s"), sep = ",";
+        if (b->passed_outputs)
+            fprintf(stderr, "%s %zu earlier output%s (*.clean.*, see --include-clean)", sep, b->passed_outputs,
+                    b->passed_outputs == 1 ? "" : "s"), sep = ",";
+        if (b->passed_cycles)
+            fprintf(stderr, "%s %zu folder loop%s", sep, b->passed_cycles, b->passed_cycles == 1 ? "" : "s");
+        fputc('\n', stderr);
+    }
+    /* Refusals grouped by reason (the error code's description), then errors. */
+    static const int groups[] = { UNMETA_E_UNSUPPORTED, UNMETA_E_MALFORMED, UNMETA_E_TRUNCATED, UNMETA_E_LIMIT,
+                                  UNMETA_E_FEATURE };
+    for (size_t g = 0; g <= sizeof(groups) / sizeof(groups[0]); g++) {
+        int want_status = g < sizeof(groups) / sizeof(groups[0]) ? ST_REFUSED : ST_ERROR;
+        size_t count = 0;
+        for (size_t i = 0; i < b->files.n; i++) {
+            const item *it = &b->files.v[i];
+            if (it->status != want_status || (want_status == ST_REFUSED && it->code != groups[g]))
+                continue;
+            if (count == 0) {
+                if (want_status == ST_REFUSED)
+                    fprintf(stderr, "unmeta: refused (%s):\n", unmeta_strerror(groups[g]));
+                else
+                    fprintf(stderr, "unmeta: errors:\n");
+            }
+            if (count < SUMMARY_PATHS)
+                fprintf(stderr, "  %s: %s\n", it->path, it->error ? it->error : "");
+            count++;
+        }
+        if (count > SUMMARY_PATHS)
+            fprintf(stderr, "  ... and %zu more\n", count - SUMMARY_PATHS);
+    }
+}
+
+int batch_strip(const batch_opts *o, char **args, int nargs)
+{
+    batch b;
+    struct stat outdir_st, st;
+    const struct stat *outdir = NULL;
+    memset(&b, 0, sizeof(b));
+    b.o = o;
+    if (o->dir) {
+        if (stat(o->dir, &outdir_st) != 0 || !S_ISDIR(outdir_st.st_mode)) {
+            fprintf(stderr, "unmeta: %s: not a folder\n", o->dir);
+            return EXIT_ERROR;
+        }
+        outdir = &outdir_st;
+    }
+    for (int a = 0; a < nargs; a++) {
+        const char *arg = args[a];
+        if (strcmp(arg, "-") == 0) {
+            add_failed(&b.files, arg, 1, "", "standard input cannot be part of a batch; use -o");
+        } else if (stat(arg, &st) != 0) {
+            add_failed(&b.files, arg, 1, "cannot open", strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            if (o->recursive)
+                walk(&b, arg, outdir);
+            else
+                add_failed(&b.files, arg, 1, "", "is a folder; use -r to walk it");
+        } else if (S_ISREG(st.st_mode)) {
+            item *it = list_add(&b.files, arg, (uint64_t)st.st_size, 1);
+            b.total_bytes += it->size;
+            if (o->dir)
+                it->out = join(o->dir, strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg);
+            else if (!o->in_place)
+                it->out = clean_name(arg);
+        } else {
+            add_failed(&b.files, arg, 1, "", "not a regular file");
+        }
+    }
+    /* The summary names paths in one order whatever the walk and schedule. */
+    if (b.files.n > 1)
+        qsort(b.files.v, b.files.n, sizeof(item), cmp_item_path);
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t jobs = o->jobs > 0 ? (size_t)o->jobs : cpus > 0 ? (size_t)cpus : 1;
+    if (jobs > MAX_JOBS)
+        jobs = MAX_JOBS;
+    if (jobs > b.files.n)
+        jobs = b.files.n ? b.files.n : 1;
+    b.show_progress = o->progress < 0 ? isatty(2) : o->progress;
+    b.start = b.last_draw = now_s();
+    pthread_mutex_init(&b.lock, NULL);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    pthread_t tid[MAX_JOBS];
+    size_t started = 0;
+    for (; started < jobs; started++)
+        if (pthread_create(&tid[started], NULL, worker, &b) != 0)
+            break;
+    if (started == 0)
+        worker(&b); /* no thread could start: do the work here */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&b.lock);
+
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    clear_progress(&b);
+    summary(&b);
+    int status = 0;
+    for (size_t i = 0; i < b.files.n; i++) {
+        item *it = &b.files.v[i];
+        if (it->status == ST_REFUSED || it->status == ST_ERROR || it->status == ST_PENDING)
+            status = EXIT_ERROR;
+        free(it->path);
+        free(it->out);
+        free(it->error);
+    }
+    free(b.files.v);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "unmeta: writing to standard output failed: %s\n", strerror(errno));
+        status = EXIT_ERROR;
+    }
+    return status;
+}

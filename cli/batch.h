@@ -1,0 +1,30 @@
+/*
+ * batch.h - `unmeta strip` over many files: folder walks (-r), worker
+ * threads (-j), progress, a summary and one JSON line per file (--json).
+ */
+#ifndef UNMETA_CLI_BATCH_H
+#define UNMETA_CLI_BATCH_H
+
+typedef struct batch_opts {
+    const char *dir;        /* -d: mirror the inputs under DIR */
+    int in_place;           /* --in-place: replace dirty files, leave clean ones untouched */
+    int force;              /* -f */
+    int json;               /* --json: one line per file on stdout */
+    int verbose;            /* -v */
+    int icc;                /* UNMETA_ICC_* */
+    int apply_orientation;
+    int recursive;          /* -r: walk folders */
+    int follow_symlinks;    /* --follow-symlinks */
+    int include_clean;      /* --include-clean: also offer *.clean.* files found by the walk */
+    int jobs;               /* worker threads; 0: online CPUs */
+    int progress;           /* -1: when stderr is a terminal; 0: never; 1: always */
+} batch_opts;
+
+/* Strips every file named or found under the folders named; prints the
+ * summary on stderr. Returns 0 when nothing was refused or failed, else 2. */
+int batch_strip(const batch_opts *o, char **args, int nargs);
+
+/* A JSON string on stdout (main.c); file names that are not UTF-8 stay valid JSON. */
+void cli_put_json_string(const char *s);
+
+#endif
