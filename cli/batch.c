@@ -283,13 +283,19 @@ static int make_parents(const char *dir, const char *out)
     return rc;
 }
 
-/* True when the library found no format for the input: the walk found
- * something that is not a photo or video. */
-static int not_claimed(int rc, unmeta_ctx *ctx)
+/* True when no format claims the file: the walk found something that is
+ * not a photo or video (asked of the library, by content). */
+static int not_claimed(int rc, unmeta_ctx *ctx, const char *path)
 {
-    const char *d = unmeta_ctx_last_error(ctx);
-    return rc == UNMETA_E_UNSUPPORTED && d &&
-           (strcmp(d, "not a format unmeta knows") == 0 || strcmp(d, "empty input") == 0);
+    unmeta_source *src = NULL;
+    const char *fmt = NULL;
+    int claimed = 1;
+    if (rc != UNMETA_E_UNSUPPORTED)
+        return 0;
+    if (unmeta_source_new_path(&src, path) == 0 && unmeta_probe(&fmt, ctx, src) == 0)
+        claimed = fmt != NULL;
+    unmeta_source_free(src);
+    return !claimed;
 }
 
 static void set_error(item *it, int status, int code, const char *msg)
@@ -303,8 +309,9 @@ static void set_error(item *it, int status, int code, const char *msg)
  * we handle) or an error (I/O, memory). */
 static void classify(item *it, int rc, unmeta_ctx *ctx)
 {
-    const char *d = unmeta_ctx_last_error(ctx);
-    if (not_claimed(rc, ctx) && !it->named) {
+    char d[512];
+    snprintf(d, sizeof(d), "%s", unmeta_ctx_last_error(ctx));
+    if (!it->named && not_claimed(rc, ctx, it->path)) {
         set_error(it, ST_SKIPPED, rc, d);
         return;
     }

@@ -229,6 +229,12 @@ UNMETA_API int32_t unmeta_strip_path(unmeta_ctx *ctx, const char *in_path, const
 UNMETA_API int32_t unmeta_strip_memory(void **out, uint64_t *out_size, unmeta_ctx *ctx,
                                        const void *in, uint64_t in_size);
 
+/* Which format claims src, by content, without parsing it further:
+ * *format is the module's short name ("jpeg", "png", ..., "media" for the
+ * containers remuxed through libavformat), or NULL when no format claims
+ * the input (an unmeta_strip() of it fails with UNMETA_E_UNSUPPORTED). */
+UNMETA_API int32_t unmeta_probe(const char **format, unmeta_ctx *ctx, unmeta_source *src);
+
 /* The formats this build handles: count and short names. */
 UNMETA_API uint32_t unmeta_format_count(void);
 UNMETA_API const char *unmeta_format_name(uint32_t i);

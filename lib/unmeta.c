@@ -397,6 +397,28 @@ void unmeta_free(void *p)
     free(p);
 }
 
+int32_t unmeta_probe(const char **format, unmeta_ctx *ctx, unmeta_source *src)
+{
+    um_job job;
+    uint8_t head[UM_PROBE_SIZE];
+    int rc;
+    if (!format || !ctx || !src)
+        return ctx ? um_ctx_fail(ctx, UNMETA_E_INVALID, "no result pointer or source") : UNMETA_E_INVALID;
+    *format = NULL;
+    memset(&job, 0, sizeof(job));
+    job.ctx = ctx;
+    ctx->errmsg[0] = '\0';
+    UM_TRY_GOTO(rc, um_reader_open(&job.in, &job, src), done);
+    uint64_t size = um_reader_size(job.in);
+    size_t n = size < sizeof(head) ? (size_t)size : sizeof(head);
+    UM_TRY_GOTO(rc, um_read_at(&job, 0, head, n), done);
+    const um_format *fmt = um_format_probe(head, n);
+    *format = fmt ? fmt->name : NULL;
+done:
+    um_reader_close(job.in);
+    return rc < 0 ? rc : 0;
+}
+
 uint32_t unmeta_format_count(void)
 {
     return um_format_count();
