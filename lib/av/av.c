@@ -25,6 +25,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
+#include <libavutil/log.h>
 
 #include "../io.h"
 #include "../report.h"
@@ -37,6 +38,7 @@
  * is shared between contexts. */
 #define AV_FUNCS(X) \
     X(avutil, av_dict_set) \
+    X(avutil, av_log_set_level) \
     X(avutil, av_dict_get) \
     X(avutil, av_dict_free) \
     X(avutil, av_strcasecmp) \
@@ -84,6 +86,13 @@ static void av_load(void)
     static const char *const sonames[] = { UM_AVUTIL_SONAME, UM_AVCODEC_SONAME, UM_AVFORMAT_SONAME };
     void *h[3];
     av_api api;
+    /* Was FFmpeg already in the process (the host app uses it)? Then its
+     * logging is the app's to set; otherwise only unmeta uses it, and its
+     * messages are not unmeta's: unmeta reports errors itself. */
+    void *pre = dlopen(UM_AVUTIL_SONAME, RTLD_NOW | RTLD_NOLOAD);
+    int ours = pre == NULL;
+    if (pre)
+        dlclose(pre);
     for (int i = 0; i < 3; i++) {
         h[i] = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
         if (!h[i]) {
@@ -102,6 +111,8 @@ static void av_load(void)
     }
     AV_FUNCS(AV_RESOLVE)
 #undef AV_RESOLVE
+    if (ours)
+        api.av_log_set_level(AV_LOG_QUIET);
     AV = api;
     av_loaded = 1;
 }
