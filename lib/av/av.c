@@ -715,6 +715,9 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     if (strcmp(muxer, "mp3") == 0) {
         AV.av_dict_set(&mopts, "id3v2_version", "0", 0); /* no ID3v2 tag at all */
         AV.av_dict_set(&mopts, "write_id3v1", "0", 0);
+        /* No Xing/LAME frame: it is not one of the input's packets, it names
+         * the writing library, and a strict reader may refuse it. */
+        AV.av_dict_set(&mopts, "write_xing", "0", 0);
     }
     r = AV.avformat_write_header(oc, &mopts);
     if (r < 0) {
