@@ -165,6 +165,19 @@ static inline void um_cur_seek(um_cur *c, size_t pos)
         c->pos = pos;
 }
 
+/* True when p[0..n) holds only zero bytes. */
+static inline int um_all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* Makes room for element n of a growing array *p of *cap elements of
+ * `size` bytes (doubling, from 16); the error is on the job. */
+int um_grow(um_job *job, void **p, size_t *cap, size_t n, size_t size);
+
 /* Memory through the context's limits. */
 void *um_malloc(um_job *job, size_t n);
 void *um_calloc(um_job *job, size_t n, size_t size);

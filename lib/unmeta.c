@@ -128,6 +128,24 @@ void *um_realloc(um_job *job, void *old, size_t n)
     return p;
 }
 
+int um_grow(um_job *job, void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c <= n) {
+        if (c > SIZE_MAX / 2 / size)
+            return um_fail(job, UNMETA_E_NOMEM, "out of memory (array of %zu)", n);
+        c *= 2;
+    }
+    void *q = um_realloc(job, *p, c * size);
+    if (!q)
+        return job->err;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
 int32_t unmeta_ctx_new(unmeta_ctx **out)
 {
     if (!out)

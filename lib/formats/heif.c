@@ -126,31 +126,10 @@ typedef struct heif {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int grow(um_job *job, void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    void *q = um_realloc(job, *p, c * size);
-    if (!q)
-        return job->err;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static const char *cc(uint32_t t, char b[5])
 {
     um_fourcc_str(t, b);
     return b;
-}
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
 }
 
 static int put(um_job *job, buf *b, const void *p, size_t n)
@@ -339,7 +318,7 @@ static int report_box(heif *h, const um_box *b, const char *where)
                                (unsigned long long)b->off);
             if (avail > end - pos)
                 avail = (size_t)(end - pos);
-            if (!all_zero(p, avail))
+            if (!um_all_zero(p, avail))
                 return um_report_finding(job, blk, UNMETA_CAT_OTHER, "Padding", "%llu bytes with data",
                                          (unsigned long long)n);
             pos += avail;
@@ -359,7 +338,7 @@ static int walk_top(heif *h)
         if (size - pos < 8) {
             uint8_t z[8];
             UM_TRY(um_read_at(job, pos, z, (size_t)(size - pos)));
-            if (!all_zero(z, (size_t)(size - pos)))
+            if (!um_all_zero(z, (size_t)(size - pos)))
                 return um_fail(job, UNMETA_E_MALFORMED, FMT ": %llu stray bytes at the end of the file",
                                (unsigned long long)(size - pos));
             UM_TRY(um_report_block(job, "padding", pos, size - pos, UNMETA_ACTION_REMOVE));
@@ -386,7 +365,7 @@ static int walk_top(heif *h)
             h->meta = b;
             break;
         case FOURCC('m', 'd', 'a', 't'):
-            UM_TRY(grow(job, (void **)&h->mdats, &h->capmdats, h->nmdats, sizeof(um_box)));
+            UM_TRY(um_grow(job, (void **)&h->mdats, &h->capmdats, h->nmdats, sizeof(um_box)));
             h->mdats[h->nmdats++] = b;
             break;
         case FOURCC('m', 'o', 'o', 'v'):
@@ -417,7 +396,7 @@ static int parse_hdlr(heif *h, child *k)
     uint32_t handler = um_be32(p + 8);
     if (handler != FOURCC('p', 'i', 'c', 't'))
         return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": meta handler '%s' is not an image ('pict')", cc(handler, t));
-    if (all_zero(p + 24, n - 24) && all_zero(p + 12, 12))
+    if (um_all_zero(p + 24, n - 24) && um_all_zero(p + 12, 12))
         return 0;
     int blk = um_report_block(job, "meta hdlr", h->mbase + k->off, k->size, UNMETA_ACTION_REWRITE);
     UM_TRY(blk);
@@ -470,7 +449,7 @@ static int parse_iinf(heif *h, child *k)
         um_cur_skip(&e, 3);
         if (ev < 2 || ev > 3)
             return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": item entry of version %u (only 2 and 3 are HEIF)", ev);
-        UM_TRY(grow(job, (void **)&h->items, &h->capitems, h->nitems, sizeof(item)));
+        UM_TRY(um_grow(job, (void **)&h->items, &h->capitems, h->nitems, sizeof(item)));
         item *it = &h->items[h->nitems];
         memset(it, 0, sizeof(*it));
         it->id = cur_id(&e, ev == 3);
@@ -568,7 +547,7 @@ static int parse_iloc(heif *h, child *k)
                                method == 0 ? "the file" : "'idat'");
             if (!um_add_u64(&it->total, it->total, el))
                 return um_fail(job, UNMETA_E_MALFORMED, FMT ": item %u is too large", id);
-            UM_TRY(grow(job, (void **)&h->ext, &h->capext, h->next, sizeof(extent)));
+            UM_TRY(um_grow(job, (void **)&h->ext, &h->capext, h->next, sizeof(extent)));
             h->ext[h->next].off = abs;
             h->ext[h->next].len = el;
             h->next++;
@@ -785,7 +764,7 @@ static int parse_ipco(heif *h, child *k)
                 um_box pb;
                 UM_TRY(um_box_parse(job, FMT, v, vn, q, base + pos + b.hdr, &pb));
                 UM_TRY(um_job_count_item(job, "item property"));
-                UM_TRY(grow(job, (void **)&h->props, &h->capprops, h->nprops, sizeof(prop)));
+                UM_TRY(um_grow(job, (void **)&h->props, &h->capprops, h->nprops, sizeof(prop)));
                 prop *pr = &h->props[h->nprops++];
                 memset(pr, 0, sizeof(*pr));
                 pr->type = pb.type;
@@ -850,7 +829,7 @@ static int decide_props(heif *h)
             int blk = um_report_block(job, kind, abs, pr->size, UNMETA_ACTION_REMOVE);
             UM_TRY(blk);
             if (!((pr->type == FOURCC('f', 'r', 'e', 'e') || pr->type == FOURCC('s', 'k', 'i', 'p')) &&
-                  all_zero(v, vn)))
+                  um_all_zero(v, vn)))
                 UM_TRY(um_report_finding(job, blk, UNMETA_CAT_OTHER, "Property", "'%s', %zu bytes", t, vn));
             pr->drop = 1;
         }
@@ -1002,7 +981,7 @@ static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, u
         for (size_t e = 0; e < it->count; e++) {
             range **dst = it->remove ? &gone : &r;
             size_t *nd = it->remove ? &ng : &nr, *cd = it->remove ? &capg : &capr;
-            UM_TRY_GOTO(rc, grow(job, (void **)dst, cd, *nd, sizeof(range)), done);
+            UM_TRY_GOTO(rc, um_grow(job, (void **)dst, cd, *nd, sizeof(range)), done);
             (*dst)[*nd].off = h->ext[it->first + e].off;
             (*dst)[*nd].len = h->ext[it->first + e].len;
             (*dst)[*nd].out = 0;
@@ -1023,7 +1002,7 @@ static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, u
             }
             continue;
         }
-        UM_TRY_GOTO(rc, grow(job, (void **)out, cap, *nout, sizeof(range)), done);
+        UM_TRY_GOTO(rc, um_grow(job, (void **)out, cap, *nout, sizeof(range)), done);
         (*out)[*nout] = r[i];
         (*out)[*nout].out = at;
         at += r[i].len;
@@ -1072,7 +1051,7 @@ static int report_unused(heif *h)
         if (!it->located || it->method != 0)
             continue;
         for (size_t e = 0; e < it->count; e++) {
-            UM_TRY_GOTO(rc, grow(job, (void **)&all, &cap, n, sizeof(range)), done);
+            UM_TRY_GOTO(rc, um_grow(job, (void **)&all, &cap, n, sizeof(range)), done);
             all[n].off = h->ext[it->first + e].off;
             all[n].len = h->ext[it->first + e].len;
             n++;
@@ -1104,7 +1083,7 @@ static int report_unused(heif *h)
                 }
                 if (avail > stop - pos)
                     avail = (size_t)(stop - pos);
-                data = !all_zero(p, avail);
+                data = !um_all_zero(p, avail);
                 pos += avail;
             }
             pos = stop;
@@ -1339,7 +1318,7 @@ static int parse_meta(heif *h)
         um_box b;
         UM_TRY(um_box_parse(job, FMT, h->mb, h->mlen, pos, h->mbase, &b));
         UM_TRY(um_job_count_item(job, "box"));
-        UM_TRY(grow(job, (void **)&h->kids, &h->capkids, h->nkids, sizeof(child)));
+        UM_TRY(um_grow(job, (void **)&h->kids, &h->capkids, h->nkids, sizeof(child)));
         child *k = &h->kids[h->nkids++];
         k->type = b.type;
         k->off = pos;

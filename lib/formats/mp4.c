@@ -108,31 +108,10 @@ typedef struct mp4 {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int grow(um_job *job, void **p, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    void *q = um_realloc(job, *p, c * size);
-    if (!q)
-        return job->err;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static const char *cc(uint32_t t, char buf[5])
 {
     um_fourcc_str(t, buf);
     return buf;
-}
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
 }
 
 /* Seconds since 1904 as "YYYY-MM-DD hh:mm:ss" (UTC). */
@@ -425,7 +404,7 @@ static int scan_udta(mp4 *m, int blk, const uint8_t *p, size_t n, uint64_t base,
             break;
         case FOURCC('f', 'r', 'e', 'e'):
         case FOURCC('s', 'k', 'i', 'p'):
-            if (!all_zero(v, vn))
+            if (!um_all_zero(v, vn))
                 UM_TRY(um_report_finding(job, blk, UNMETA_CAT_OTHER, "Padding", "%zu bytes with data", vn));
             break;
         case FOURCC('l', 'o', 'c', 'i'): {
@@ -504,7 +483,7 @@ static int report_metadata_box(mp4 *m, uint32_t type, const uint8_t *uuid, const
     case FOURCC('f', 'r', 'e', 'e'):
     case FOURCC('s', 'k', 'i', 'p'):
     case FOURCC('w', 'i', 'd', 'e'):
-        if (!all_zero(p, n))
+        if (!um_all_zero(p, n))
             return um_report_finding(job, blk, UNMETA_CAT_OTHER, "Padding", "%zu bytes with data", n);
         return 0;
     default:
@@ -560,7 +539,7 @@ static int parse_kids(mp4 *m, node *n, unsigned depth)
         }
         UM_TRY(um_box_parse(job, FMT, n->data, n->len, pos, n->in_off, &b));
         UM_TRY(um_job_count_item(job, "box"));
-        UM_TRY(grow(job, (void **)&n->kids, &cap, n->nkids, sizeof(node)));
+        UM_TRY(um_grow(job, (void **)&n->kids, &cap, n->nkids, sizeof(node)));
         node *k = &n->kids[n->nkids++];
         memset(k, 0, sizeof(*k));
         k->type = b.type;
@@ -670,8 +649,8 @@ static int clear_hdlr(mp4 *m, node *n, const char *where, uint32_t *handler)
         *handler = um_be32(n->data + 8);
     const uint8_t *name = n->data + 24;
     size_t nn = n->len - 24;
-    int vendor = !all_zero(n->data + 12, 4);
-    if (all_zero(name, nn) && !vendor)
+    int vendor = !um_all_zero(n->data + 12, 4);
+    if (um_all_zero(name, nn) && !vendor)
         return 0;
     char kind[48], v[160];
     snprintf(kind, sizeof(kind), "%s hdlr", where);
@@ -682,7 +661,7 @@ static int clear_hdlr(mp4 *m, node *n, const char *where, uint32_t *handler)
         UM_TRY(um_report_finding(job, blk, UNMETA_CAT_SOFTWARE, "HandlerVendorID", "%.4s",
                                  (const char *)n->data + 12));
         memset(n->data + 12, 0, 4);
-        if (all_zero(name, nn))
+        if (um_all_zero(name, nn))
             return 0;
     }
     /* A QuickTime Pascal string starts with its length. */
@@ -716,7 +695,7 @@ static int codec_name(const uint8_t *cn)
         return 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strlen(names[i]) == l && memcmp(cn + 1, names[i], l) == 0)
-            return all_zero(cn + 1 + l, 31 - l);
+            return um_all_zero(cn + 1 + l, 31 - l);
     return 0;
 }
 
@@ -741,7 +720,7 @@ static int clean_stsd(mp4 *m, track *tr)
         int sound = tr->handler == FOURCC('s', 'o', 'u', 'n') && vn >= 28;
         int blk = -1;
         char t[5];
-        if ((video || sound) && !all_zero(v + 12, 4)) {
+        if ((video || sound) && !um_all_zero(v + 12, 4)) {
             /* QTFF: the vendor code of the encoder ('appl', 'FFMP'). */
             char kind[48];
             snprintf(kind, sizeof(kind), "track %u sample entry '%s'", tr->id, cc(b.type, t));
@@ -750,7 +729,7 @@ static int clean_stsd(mp4 *m, track *tr)
             UM_TRY(um_report_finding(job, blk, UNMETA_CAT_SOFTWARE, "VendorID", "%.4s", (const char *)v + 12));
             memset(v + 12, 0, 4);
         }
-        if (video && !all_zero(v + 42, 32) && !codec_name(v + 42)) {
+        if (video && !um_all_zero(v + 42, 32) && !codec_name(v + 42)) {
             char name[40];
             size_t l = v[42] <= 31 ? v[42] : 31;
             text(name, sizeof(name), v + 43, l);
@@ -866,7 +845,7 @@ static int walk_stbl(mp4 *m, track *tr, node *stbl)
 static int walk_trak(mp4 *m, node *trak)
 {
     um_job *job = m->job;
-    UM_TRY(grow(job, (void **)&m->tracks, &m->captracks, m->ntracks, sizeof(track)));
+    UM_TRY(um_grow(job, (void **)&m->tracks, &m->captracks, m->ntracks, sizeof(track)));
     track *tr = &m->tracks[m->ntracks++];
     memset(tr, 0, sizeof(*tr));
     tr->trak = trak;
@@ -1168,7 +1147,7 @@ static int chunk_ranges(mp4 *m, track *tr, range **list, size_t *nlist, size_t *
             if (len == 0)
                 continue;
             UM_TRY(um_job_count_item(job, "chunk"));
-            UM_TRY(grow(job, (void **)list, caplist, *nlist, sizeof(range)));
+            UM_TRY(um_grow(job, (void **)list, caplist, *nlist, sizeof(range)));
             (*list)[*nlist].off = off;
             (*list)[*nlist].len = len;
             (*nlist)++;
@@ -1363,7 +1342,7 @@ static int patch_offsets(mp4 *m)
 
 static int add_top(mp4 *m, const um_box *b, int keep)
 {
-    UM_TRY(grow(m->job, (void **)&m->tops, &m->captops, m->ntops, sizeof(top)));
+    UM_TRY(um_grow(m->job, (void **)&m->tops, &m->captops, m->ntops, sizeof(top)));
     m->tops[m->ntops].b = *b;
     m->tops[m->ntops].keep = keep;
     m->tops[m->ntops].out = 0;
@@ -1404,7 +1383,7 @@ static int walk_top(mp4 *m)
              * writers leave; anything else is refused. */
             uint8_t z[8];
             UM_TRY(um_read_at(job, pos, z, (size_t)(size - pos)));
-            if (!all_zero(z, (size_t)(size - pos)))
+            if (!um_all_zero(z, (size_t)(size - pos)))
                 return um_fail(job, UNMETA_E_MALFORMED, FMT ": %llu stray bytes at the end of the file",
                                (unsigned long long)(size - pos));
             UM_TRY(um_report_block(job, "padding", pos, size - pos, UNMETA_ACTION_REMOVE));

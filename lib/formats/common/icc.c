@@ -8,14 +8,6 @@
 
 #define ICC_HEADER 128
 
-static int is_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
 /* A 4-byte signature as text, for the report. */
 static void sig_text(char out[5], const uint8_t *p)
 {
@@ -52,21 +44,21 @@ static int blank_text_tag(uint8_t *t, size_t len)
     if (memcmp(t, "desc", 4) == 0 && len >= 12) {
         /* sig, reserved, ASCII count, ASCII..., then Unicode and ScriptCode
          * parts: all-zero after the signature is a valid empty description. */
-        if (is_zero(t + 8, len - 8))
+        if (um_all_zero(t + 8, len - 8))
             return 0;
         memset(t + 8, 0, len - 8);
         return 1;
     }
     if (memcmp(t, "mluc", 4) == 0 && len >= 16) {
         /* sig, reserved, record count, record size (12): zero records. */
-        if (um_be32(t + 8) == 0 && is_zero(t + 16, len - 16))
+        if (um_be32(t + 8) == 0 && um_all_zero(t + 16, len - 16))
             return 0;
         memset(t + 8, 0, len - 8);
         um_put_be32(t + 12, 12);
         return 1;
     }
     /* Any other type: zero the body after the type signature. */
-    if (is_zero(t + 8, len - 8))
+    if (um_all_zero(t + 8, len - 8))
         return 0;
     memset(t + 8, 0, len - 8);
     return 1;
@@ -80,7 +72,7 @@ int um_icc_neutralise(um_job *job, int block, uint8_t *p, size_t n, int *changed
                        n >= 4 ? um_be32(p) : 0);
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         const icc_field *f = &fields[i];
-        if (is_zero(p + f->off, f->len))
+        if (um_all_zero(p + f->off, f->len))
             continue;
         if (f->is_sig) {
             char s[5];
