@@ -168,24 +168,6 @@ static int is_clean_output(const char *name)
     return 0;
 }
 
-/* NAME.EXT -> NAME.clean.EXT, beside the input. */
-static char *clean_name(const char *in)
-{
-    const char *slash = strrchr(in, '/');
-    const char *base = slash ? slash + 1 : in;
-    const char *dot = strrchr(base, '.');
-    if (!dot || dot == base)
-        dot = base + strlen(base);
-    size_t head = (size_t)(dot - in);
-    char *out = malloc(strlen(in) + 8);
-    if (!out)
-        return NULL;
-    memcpy(out, in, head);
-    strcpy(out + head, ".clean");
-    strcat(out, dot);
-    return out;
-}
-
 static char *join(const char *dir, const char *rel)
 {
     size_t dl = strlen(dir);
@@ -238,7 +220,7 @@ static void walk(batch *b, const char *root, const struct stat *outdir)
                 const char *rel = e->fts_path + (strncmp(e->fts_path, root, rootlen) == 0 ? rootlen : 0);
                 it->out = join(o->dir, rel);
             } else if (!o->in_place) {
-                it->out = clean_name(e->fts_path);
+                it->out = cli_clean_name(e->fts_path);
             }
             break;
         }
@@ -662,7 +644,7 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
             if (o->dir)
                 it->out = join(o->dir, strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg);
             else if (!o->in_place)
-                it->out = clean_name(arg);
+                it->out = cli_clean_name(arg);
         } else {
             add_failed(&b.files, arg, 1, "", "not a regular file");
         }

@@ -25,6 +25,8 @@ typedef struct batch_opts {
 int batch_strip(const batch_opts *o, char **args, int nargs);
 
 /* A JSON string on stdout (main.c); file names that are not UTF-8 stay valid JSON. */
+/* NAME.EXT -> NAME.clean.EXT beside the input (cli/main.c). */
+char *cli_clean_name(const char *in);
 void cli_put_json_string(const char *s);
 
 #endif

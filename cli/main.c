@@ -119,7 +119,7 @@ static int open_source(unmeta_source **src, const char *file)
 }
 
 /* NAME.EXT -> NAME.clean.EXT (the extension as the user named the file). */
-static char *clean_name(const char *in)
+char *cli_clean_name(const char *in)
 {
     const char *slash = strrchr(in, '/');
     const char *base = slash ? slash + 1 : in;
@@ -206,7 +206,7 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
     } else if (strcmp(file, "-") == 0) {
         to_stdout = 1;
     } else {
-        out = clean_name(file);
+        out = cli_clean_name(file);
     }
     if (!to_stdout && !out) {
         err_file(file, "out of memory");
