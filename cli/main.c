@@ -383,7 +383,8 @@ static int inspect_one(unmeta_ctx *ctx, const opts *o, const char *file, int che
         }
         goto done;
     }
-    status = unmeta_report_dirty(rep) ? EXIT_DIRTY : 0;
+    /* Only check answers "dirty" through its exit status; inspect succeeded. */
+    status = check && unmeta_report_dirty(rep) ? EXIT_DIRTY : 0;
     if (o->json) {
         print_json(file, rep, NULL);
     } else if (check) {
