@@ -370,7 +370,7 @@ def test_unknown_chunk_dropped(t):
     bad = t.path("unknown.webp")
     harness.write(bad, riff(parts))
     r = harness.unmeta("inspect", bad)
-    assert r.returncode == 1 and b"CNRY" in r.stdout, r.stdout
+    assert r.returncode == 0 and b"CNRY" in r.stdout, r.stdout  # inspect succeeds; check exits 1
     out = t.strip(bad)
     judge(t, bad, out, canaries=["CANARY-UNKNOWN-CHUNK", "CANARY-TAIL-CHUNK", "CANARY-XMP-CREATOR"])
     assert [c for c, _ in chunks(harness.read(out))] == [b"VP8X", b"VP8 "]
@@ -423,7 +423,7 @@ def test_trailer_dropped(t):
     bad = t.path("trailer.webp")
     harness.write(bad, harness.read(src) + b"CANARY-TRAILER" * 4)
     r = harness.unmeta("inspect", bad)
-    assert r.returncode == 1 and b"Trailer" in r.stdout, r.stdout
+    assert r.returncode == 0 and b"Trailer" in r.stdout, r.stdout  # inspect succeeds; check exits 1
     out = t.strip(bad)
     judge(t, bad, out, canaries=["CANARY-TRAILER"])
     assert harness.read(out) == harness.read(src)
