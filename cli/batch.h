@@ -5,6 +5,8 @@
 #ifndef UNMETA_CLI_BATCH_H
 #define UNMETA_CLI_BATCH_H
 
+#include "unmeta.h"
+
 typedef struct batch_opts {
     const char *dir;        /* -d: mirror the inputs under DIR */
     int in_place;           /* --in-place: replace dirty files, leave clean ones untouched */
@@ -18,7 +20,15 @@ typedef struct batch_opts {
     int include_clean;      /* --include-clean: also offer *.clean.* files found by the walk */
     int jobs;               /* worker threads; 0: online CPUs */
     int progress;           /* -1: when stderr is a terminal; 0: never; 1: always */
+    const long long *limits; /* CLI_LIMITS values for unmeta_ctx_set_option; 0: the default */
 } batch_opts;
+
+/* --max-block-size, --max-depth, --max-items, --max-memory, --max-inflate:
+ * the values are indexed like cli_limit_keys (main.c); 0 keeps the default. */
+#define CLI_LIMITS 5
+/* Applies the limits given to ctx; returns -1, or the index of the value the
+ * library refused. */
+int cli_apply_limits(unmeta_ctx *ctx, const long long *limits);
 
 /* Strips every file named or found under the folders named; prints the
  * summary on stderr. Returns 0 when nothing was refused or failed, else 2. */

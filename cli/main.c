@@ -40,7 +40,51 @@ typedef struct opts {
     int include_clean;
     int jobs;              /* -j; 0: not given */
     int progress;          /* -1: auto */
+    long long limits[CLI_LIMITS]; /* --max-*; 0: the library default */
 } opts;
+
+/* The --max-* options, in the order of opts.limits. */
+static const struct {
+    const char *name;
+    int key;
+} cli_limit_keys[CLI_LIMITS] = {
+    { "max-block-size", UNMETA_OPT_MAX_BLOCK_SIZE },
+    { "max-depth", UNMETA_OPT_MAX_DEPTH },
+    { "max-items", UNMETA_OPT_MAX_ITEMS },
+    { "max-memory", UNMETA_OPT_MAX_MEMORY },
+    { "max-inflate", UNMETA_OPT_MAX_INFLATE },
+};
+
+int cli_apply_limits(unmeta_ctx *ctx, const long long *limits)
+{
+    for (int i = 0; i < CLI_LIMITS; i++)
+        if (limits[i] > 0 && unmeta_ctx_set_option(ctx, cli_limit_keys[i].key, limits[i]) < 0)
+            return i;
+    return -1;
+}
+
+/* N, NK, NM or NG (binary multiples); 0 on a malformed or overflowing value. */
+static long long parse_size(const char *s)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno != 0)
+        return 0;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: return 0;
+    }
+    if (*end != '\0' || n > (0x7fffffffffffffffull >> shift))
+        return 0;
+    return (long long)(n << shift);
+}
 
 static void usage(FILE *f)
 {
@@ -80,6 +124,12 @@ static void usage(FILE *f)
         "Options for inspect, check and strip:\n"
         "      --json               one JSON object per file and line (docs/json.md)\n"
         "  -q, --quiet              check: print nothing, only the exit code\n"
+        "Limits (N may end in K, M or G; a file beyond one is refused):\n"
+        "      --max-block-size N   largest metadata block read into memory (64M)\n"
+        "      --max-depth N        deepest nesting of boxes/IFDs (32)\n"
+        "      --max-items N        most blocks, entries or items in one file (100000)\n"
+        "      --max-memory N       most memory for a whole-image operation (512M)\n"
+        "      --max-inflate N      most bytes one compressed block may inflate to (64M)\n"
         "Common:\n"
         "  -h, --help               this help\n"
         "  -V, --version            the version\n"
@@ -409,7 +459,8 @@ int main(int argc, char **argv)
     o.icc = UNMETA_ICC_KEEP;
     o.progress = -1;
 
-    enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS };
+    enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
+           OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
         { "dir", required_argument, NULL, 'd' },
@@ -428,6 +479,11 @@ int main(int argc, char **argv)
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "max-block-size", required_argument, NULL, OPT_LIMIT + 0 },
+        { "max-depth", required_argument, NULL, OPT_LIMIT + 1 },
+        { "max-items", required_argument, NULL, OPT_LIMIT + 2 },
+        { "max-memory", required_argument, NULL, OPT_LIMIT + 3 },
+        { "max-inflate", required_argument, NULL, OPT_LIMIT + 4 },
         { NULL, 0, NULL, 0 },
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -482,6 +538,16 @@ int main(int argc, char **argv)
                 return EXIT_ERROR;
             }
             break;
+        case OPT_LIMIT + 0: case OPT_LIMIT + 1: case OPT_LIMIT + 2: case OPT_LIMIT + 3: case OPT_LIMIT + 4: {
+            int i = c - OPT_LIMIT;
+            o.limits[i] = parse_size(optarg);
+            if (o.limits[i] == 0) {
+                fprintf(stderr, "%s: --%s takes a positive number, optionally ending in K, M or G\n", prog,
+                        cli_limit_keys[i].name);
+                return EXIT_ERROR;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         case 'V': printf("unmeta %s\n", unmeta_version_string()); return 0;
         default: usage(stderr); return EXIT_ERROR;
@@ -505,20 +571,34 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s needs at least one FILE\n", prog, cmd);
         return EXIT_ERROR;
     }
+    if (unmeta_ctx_new(&ctx) < 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return EXIT_ERROR;
+    }
+    int bad_limit = cli_apply_limits(ctx, o.limits);
+    if (bad_limit >= 0) {
+        fprintf(stderr, "%s: --%s %lld: %s\n", prog, cli_limit_keys[bad_limit].name, o.limits[bad_limit],
+                unmeta_ctx_last_error(ctx));
+        unmeta_ctx_free(ctx);
+        return EXIT_ERROR;
+    }
     if (is_strip) {
         int modes = !!o.out + !!o.dir + !!o.in_place;
         if (modes > 1) {
             fprintf(stderr, "%s: -o, -d and --in-place exclude each other\n", prog);
+            unmeta_ctx_free(ctx);
             return EXIT_ERROR;
         }
         if (o.out && nfiles != 1) {
             fprintf(stderr, "%s: -o takes one input; use -d for several\n", prog);
+            unmeta_ctx_free(ctx);
             return EXIT_ERROR;
         }
         /* Folders, threads, progress or JSON lines: the batch runner. */
         if (o.recursive || o.jobs || o.json || o.progress >= 0) {
             if (o.out) {
                 fprintf(stderr, "%s: -o takes one input; use -d or --in-place with -r, -j or --json\n", prog);
+                unmeta_ctx_free(ctx);
                 return EXIT_ERROR;
             }
             batch_opts bo;
@@ -535,19 +615,18 @@ int main(int argc, char **argv)
             bo.include_clean = o.include_clean;
             bo.jobs = o.jobs;
             bo.progress = o.progress;
+            bo.limits = o.limits;
+            unmeta_ctx_free(ctx);
             return batch_strip(&bo, files, nfiles);
         }
         if (o.dir) {
             struct stat st;
             if (stat(o.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
                 fprintf(stderr, "%s: %s: not a folder\n", prog, o.dir);
+                unmeta_ctx_free(ctx);
                 return EXIT_ERROR;
             }
         }
-    }
-    if (unmeta_ctx_new(&ctx) < 0) {
-        fprintf(stderr, "%s: out of memory\n", prog);
-        return EXIT_ERROR;
     }
     unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.icc);
     unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.apply_orientation);

@@ -322,7 +322,8 @@ static int scan_meta(mp4 *m, int blk, const uint8_t *p, size_t n, uint64_t base,
     size_t klen[256], nkeys = 0;
     int found = 0;
     if (depth > job->ctx->limits.max_depth)
-        return um_fail(job, UNMETA_E_LIMIT, FMT ": metadata nested deeper than %u", job->ctx->limits.max_depth);
+        return um_fail(job, UNMETA_E_LIMIT, FMT ": metadata nested deeper than %u (UNMETA_OPT_MAX_DEPTH)",
+                       job->ctx->limits.max_depth);
     /* Two passes: keys first, since ilst may come before it. */
     for (int pass = 0; pass < 2; pass++) {
         size_t i = pos;
@@ -526,7 +527,8 @@ static int parse_kids(mp4 *m, node *n, unsigned depth)
     um_job *job = m->job;
     size_t pos = 0, cap = 0;
     if (depth > job->ctx->limits.max_depth)
-        return um_fail(job, UNMETA_E_LIMIT, FMT ": boxes nested deeper than %u", job->ctx->limits.max_depth);
+        return um_fail(job, UNMETA_E_LIMIT, FMT ": boxes nested deeper than %u (UNMETA_OPT_MAX_DEPTH)",
+                       job->ctx->limits.max_depth);
     n->container = 1;
     while (pos < n->len) {
         um_box b;

@@ -748,6 +748,33 @@ static int load_chunks(tiff *t, page *pg, unsigned pno)
     if (o->count != c->count || o->count == 0)
         return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has %llu %s offsets but %llu byte counts", pno,
                        (unsigned long long)o->count, pg->tiled ? "tile" : "strip", (unsigned long long)c->count);
+    /* 6.0 p. 39 and 67: StripsPerImage = ceil(ImageLength / RowsPerStrip),
+     * TilesPerImage = ceil(ImageWidth / TileWidth) * ceil(ImageLength /
+     * TileLength), times SamplesPerPixel when PlanarConfiguration is 2. A
+     * page that claims more pixels than its strips or tiles can hold (say
+     * 2^32-1 x 2^32-1 with one strip) is not a picture readers can render. */
+    uint64_t w = kept_int(t, pg, 256, 0), h = kept_int(t, pg, 257, 0), need = 0;
+    if (w == 0 || h == 0)
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has an empty image size (%llux%llu)", pno,
+                       (unsigned long long)w, (unsigned long long)h);
+    if (pg->tiled) {
+        uint64_t tw = kept_int(t, pg, 322, 0), th = kept_int(t, pg, 323, 0);
+        if (tw == 0 || th == 0)
+            return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u has tiles without a tile size", pno);
+        if (!um_mul_u64(&need, w / tw + (w % tw != 0), h / th + (h % th != 0)))
+            need = UINT64_MAX;
+    } else {
+        uint64_t rps = kept_int(t, pg, 278, 0xFFFFFFFFu);
+        if (rps == 0 || rps > h)
+            rps = h;
+        need = h / rps + (h % rps != 0);
+    }
+    if (kept_int(t, pg, 284, 1) == 2 && !um_mul_u64(&need, need, kept_int(t, pg, 277, 1)))
+        need = UINT64_MAX;
+    if (o->count < need)
+        return um_fail(job, UNMETA_E_MALFORMED, "TIFF: IFD%u claims %llux%llu pixels but has %llu %s where %llu are "
+                       "needed", pno, (unsigned long long)w, (unsigned long long)h, (unsigned long long)o->count,
+                       pg->tiled ? "tiles" : "strips", (unsigned long long)need);
     uint64_t bytes;
     if (!um_mul_u64(&bytes, o->count, 2 * sizeof(uint64_t) + sizeof(range)) || bytes > job->ctx->limits.max_memory)
         return um_fail(job, UNMETA_E_LIMIT, "TIFF: IFD%u has %llu %s", pno, (unsigned long long)o->count,
