@@ -331,21 +331,14 @@ static int report_box(heif *h, const um_box *b, const char *where)
 static int walk_top(heif *h)
 {
     um_job *job = h->job;
-    uint64_t size = um_reader_size(job->in), pos = 0;
+    uint64_t pos = 0;
     char t[5];
-    while (pos < size) {
+    for (;;) {
         um_box b;
-        if (size - pos < 8) {
-            uint8_t z[8];
-            UM_TRY(um_read_at(job, pos, z, (size_t)(size - pos)));
-            if (!um_all_zero(z, (size_t)(size - pos)))
-                return um_fail(job, UNMETA_E_MALFORMED, FMT ": %llu stray bytes at the end of the file",
-                               (unsigned long long)(size - pos));
-            UM_TRY(um_report_block(job, "padding", pos, size - pos, UNMETA_ACTION_REMOVE));
+        int more = um_box_next_top(job, FMT, pos, &b);
+        UM_TRY(more);
+        if (!more)
             break;
-        }
-        UM_TRY(um_box_read(job, FMT, pos, size, &b));
-        UM_TRY(um_job_check_cancel(job));
         if (pos == 0 && b.type != FOURCC('f', 't', 'y', 'p'))
             return um_fail(job, UNMETA_E_MALFORMED, FMT ": the file does not start with 'ftyp'");
         switch (b.type) {

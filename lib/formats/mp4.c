@@ -1376,23 +1376,14 @@ static int report_top(mp4 *m, const um_box *b)
 static int walk_top(mp4 *m)
 {
     um_job *job = m->job;
-    uint64_t size = um_reader_size(job->in), pos = 0;
+    uint64_t pos = 0;
     char t[5];
-    while (pos < size) {
+    for (;;) {
         um_box b;
-        if (size - pos < 8) {
-            /* Trailing bytes that are not a box: zeros are padding some
-             * writers leave; anything else is refused. */
-            uint8_t z[8];
-            UM_TRY(um_read_at(job, pos, z, (size_t)(size - pos)));
-            if (!um_all_zero(z, (size_t)(size - pos)))
-                return um_fail(job, UNMETA_E_MALFORMED, FMT ": %llu stray bytes at the end of the file",
-                               (unsigned long long)(size - pos));
-            UM_TRY(um_report_block(job, "padding", pos, size - pos, UNMETA_ACTION_REMOVE));
+        int more = um_box_next_top(job, FMT, pos, &b);
+        UM_TRY(more);
+        if (!more)
             break;
-        }
-        UM_TRY(um_box_read(job, FMT, pos, size, &b));
-        UM_TRY(um_job_check_cancel(job));
         int keep = 1, report = 1;
         switch (b.type) {
         case FOURCC('f', 't', 'y', 'p'):

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../../io.h"
+#include "../../report.h"
 #include "box.h"
 
 void um_fourcc_str(uint32_t type, char out[5])
@@ -71,4 +72,23 @@ int um_box_parse(um_job *job, const char *fmt, const uint8_t *p, size_t n, size_
     if (pos > n)
         return um_fail(job, UNMETA_E_MALFORMED, "%s: box offset past its parent", fmt);
     return decode(job, fmt, p + pos, n - pos, pos, n, base + pos, b);
+}
+
+int um_box_next_top(um_job *job, const char *fmt, uint64_t pos, um_box *b)
+{
+    uint64_t size = um_reader_size(job->in);
+    if (pos >= size)
+        return 0;
+    if (size - pos < 8) {
+        uint8_t z[8];
+        UM_TRY(um_read_at(job, pos, z, (size_t)(size - pos)));
+        if (!um_all_zero(z, (size_t)(size - pos)))
+            return um_fail(job, UNMETA_E_MALFORMED, "%s: %llu stray bytes at the end of the file", fmt,
+                           (unsigned long long)(size - pos));
+        UM_TRY(um_report_block(job, "padding", pos, size - pos, UNMETA_ACTION_REMOVE));
+        return 0;
+    }
+    UM_TRY(um_box_read(job, fmt, pos, size, b));
+    UM_TRY(um_job_check_cancel(job));
+    return 1;
 }

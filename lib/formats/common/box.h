@@ -33,6 +33,12 @@ int um_box_read(um_job *job, const char *fmt, uint64_t off, uint64_t end, um_box
  * of p[0] in the input, used only in messages. b->off is relative to p. */
 int um_box_parse(um_job *job, const char *fmt, const uint8_t *p, size_t n, size_t pos, uint64_t base, um_box *b);
 
+/* The next top-level box of the file at pos: 1 with *b filled, or 0 at
+ * the end of the file. Fewer than 8 bytes left are the end too when they
+ * are zeros (padding some writers leave; reported as a removed block),
+ * and UNMETA_E_MALFORMED otherwise. Polls the cancel callback. */
+int um_box_next_top(um_job *job, const char *fmt, uint64_t pos, um_box *b);
+
 /* A printable form of a four-character code (non-printable bytes as '.'). */
 void um_fourcc_str(uint32_t type, char out[5]);
 
