@@ -53,6 +53,15 @@ struct um_reader {
     size_t buf_len;
 };
 
+/* Copies the caller's callbacks, as much as its struct_size holds; fields
+ * of a newer struct that an older caller lacks keep their defaults. */
+static void copy_callbacks(unmeta_io_callbacks *dst, const unmeta_io_callbacks *cb)
+{
+    unmeta_io_callbacks def = UNMETA_IO_CALLBACKS_INIT;
+    *dst = def;
+    memcpy(dst, cb, cb->struct_size < sizeof(def) ? cb->struct_size : sizeof(def));
+}
+
 /* ---- sources ----------------------------------------------------------- */
 
 static int new_source(unmeta_source **out, int kind)
@@ -120,9 +129,7 @@ int32_t unmeta_source_new_callbacks(unmeta_source **out, const unmeta_io_callbac
     if (!cb || cb->struct_size < offsetof(unmeta_io_callbacks, read) + sizeof(cb->read) || !cb->read)
         return UNMETA_E_INVALID;
     UM_TRY(new_source(out, SRC_CB));
-    unmeta_io_callbacks def = UNMETA_IO_CALLBACKS_INIT;
-    memcpy(&(*out)->cb, &def, sizeof(def));
-    memcpy(&(*out)->cb, cb, cb->struct_size < sizeof(def) ? cb->struct_size : sizeof(def));
+    copy_callbacks(&(*out)->cb, cb);
     (*out)->user = user;
     return 0;
 }
@@ -472,9 +479,7 @@ int32_t unmeta_sink_new_callbacks(unmeta_sink **out, const unmeta_io_callbacks *
     if (!cb || cb->struct_size < offsetof(unmeta_io_callbacks, write) + sizeof(cb->write) || !cb->write)
         return UNMETA_E_INVALID;
     UM_TRY(new_sink(out, SNK_CB));
-    unmeta_io_callbacks def = UNMETA_IO_CALLBACKS_INIT;
-    memcpy(&(*out)->cb, &def, sizeof(def));
-    memcpy(&(*out)->cb, cb, cb->struct_size < sizeof(def) ? cb->struct_size : sizeof(def));
+    copy_callbacks(&(*out)->cb, cb);
     (*out)->user = user;
     return 0;
 }

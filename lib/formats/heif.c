@@ -126,12 +126,6 @@ typedef struct heif {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *cc(uint32_t t, char b[5])
-{
-    um_fourcc_str(t, b);
-    return b;
-}
-
 static int put(um_job *job, buf *b, const void *p, size_t n)
 {
     if (b->n + n > b->cap) {
@@ -299,7 +293,7 @@ static int report_box(heif *h, const um_box *b, const char *where)
 {
     um_job *job = h->job;
     char t[5], kind[48];
-    snprintf(kind, sizeof(kind), "%s%s", where, cc(b->type, t));
+    snprintf(kind, sizeof(kind), "%s%s", where, um_fourcc_str(b->type, t));
     int blk = um_report_block(job, kind, b->off, b->size, UNMETA_ACTION_REMOVE);
     UM_TRY(blk);
     uint64_t n = b->size - b->hdr;
@@ -364,7 +358,7 @@ static int walk_top(heif *h)
         case FOURCC('m', 'o', 'o', 'v'):
         case FOURCC('m', 'o', 'o', 'f'):
             return um_fail(job, UNMETA_E_UNSUPPORTED,
-                           FMT ": image sequences (a '%s' box with tracks) are not supported yet", cc(b.type, t));
+                           FMT ": image sequences (a '%s' box with tracks) are not supported yet", um_fourcc_str(b.type, t));
         default:
             UM_TRY(report_box(h, &b, ""));
             break;
@@ -388,7 +382,7 @@ static int parse_hdlr(heif *h, child *k)
         return um_fail(job, UNMETA_E_MALFORMED, FMT ": 'hdlr' of %zu bytes", n);
     uint32_t handler = um_be32(p + 8);
     if (handler != FOURCC('p', 'i', 'c', 't'))
-        return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": meta handler '%s' is not an image ('pict')", cc(handler, t));
+        return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": meta handler '%s' is not an image ('pict')", um_fourcc_str(handler, t));
     if (um_all_zero(p + 24, n - 24) && um_all_zero(p + 12, 12))
         return 0;
     int blk = um_report_block(job, "meta hdlr", h->mbase + k->off, k->size, UNMETA_ACTION_REWRITE);
@@ -436,7 +430,7 @@ static int parse_iinf(heif *h, child *k)
         UM_TRY(um_job_count_item(job, "item"));
         if (b.type != FOURCC('i', 'n', 'f', 'e'))
             return um_fail(job, UNMETA_E_MALFORMED, FMT ": '%s' box where an item entry ('infe') belongs",
-                           cc(b.type, t));
+                           um_fourcc_str(b.type, t));
         um_cur e = um_cur_make(p + pos + b.hdr, (size_t)b.size - b.hdr);
         uint8_t ev = um_cur_u8(&e);
         um_cur_skip(&e, 3);
@@ -573,7 +567,7 @@ static int walk_iref(heif *h, child *k, buf *out)
         uint32_t from = cur_id(&c, wide);
         uint16_t nto = um_cur_be16(&c);
         if (c.bad || um_cur_left(&c) != (size_t)nto * (wide ? 4 : 2))
-            return um_fail(job, UNMETA_E_MALFORMED, FMT ": '%s' reference box of %llu bytes", cc(b.type, t),
+            return um_fail(job, UNMETA_E_MALFORMED, FMT ": '%s' reference box of %llu bytes", um_fourcc_str(b.type, t),
                            (unsigned long long)b.size);
         item *fi = find_item(h, from);
         if (!out) {
@@ -604,7 +598,7 @@ static int walk_iref(heif *h, child *k, buf *out)
                     if (b.type != FOURCC('c', 'd', 's', 'c'))
                         return um_fail(job, UNMETA_E_UNSUPPORTED,
                                        FMT ": item %u needs metadata item %u through a '%s' reference", from, id,
-                                       cc(b.type, t));
+                                       um_fourcc_str(b.type, t));
                     continue;
                 }
                 UM_TRY(put_uint(job, out, id, wide ? 4 : 2));
@@ -788,7 +782,7 @@ static int decide_props(heif *h)
         uint8_t *v = h->mb + pr->off + pr->hdr;
         size_t vn = pr->size - pr->hdr;
         char t[5], kind[48];
-        cc(pr->type, t);
+        um_fourcc_str(pr->type, t);
         snprintf(kind, sizeof(kind), "property '%s'", t);
         uint64_t abs = h->mbase + pr->off;
         if (pr->type == FOURCC('c', 'o', 'l', 'r') && vn >= 4 &&
@@ -889,7 +883,7 @@ static int report_item(heif *h, const item *it)
     else if (it->type == FOURCC('m', 'i', 'm', 'e'))
         snprintf(kind, sizeof(kind), "mime item %u", it->id);
     else
-        snprintf(kind, sizeof(kind), "item %u '%s'", it->id, cc(it->type, t));
+        snprintf(kind, sizeof(kind), "item %u '%s'", it->id, um_fourcc_str(it->type, t));
     int blk = um_report_block(job, kind, off, it->total, UNMETA_ACTION_REMOVE);
     UM_TRY(blk);
     if ((!exif && !xmp) || it->cenc[0] || it->total > job->ctx->limits.max_block) {
@@ -898,7 +892,7 @@ static int report_item(heif *h, const item *it)
                                      "%s%s%s, %llu bytes", it->ctype, it->cenc[0] ? ", encoded as " : "", it->cenc,
                                      (unsigned long long)it->total);
         return um_report_finding(job, blk, exif ? UNMETA_CAT_OTHER : UNMETA_CAT_OTHER, exif ? "Exif" : "MetadataItem",
-                                 "'%s' item, %llu bytes", cc(it->type, t), (unsigned long long)it->total);
+                                 "'%s' item, %llu bytes", um_fourcc_str(it->type, t), (unsigned long long)it->total);
     }
     uint8_t *p = NULL;
     UM_TRY(item_bytes(h, it, &p));
@@ -946,7 +940,7 @@ static int classify(heif *h)
         }
         if (it->remove && it == pi)
             return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": the primary item %u is a '%s' metadata item", it->id,
-                           cc(it->type, t));
+                           um_fourcc_str(it->type, t));
         if (it->remove)
             UM_TRY(report_item(h, it));
     }
@@ -1173,12 +1167,12 @@ static int check_grpl(heif *h, child *k)
         um_cur_skip(&c, 8); /* version, flags, group_id */
         uint32_t count = um_cur_be32(&c);
         if (c.bad || count > um_cur_left(&c) / 4)
-            return um_fail(job, UNMETA_E_MALFORMED, FMT ": entity group '%s' is cut short", cc(b.type, t));
+            return um_fail(job, UNMETA_E_MALFORMED, FMT ": entity group '%s' is cut short", um_fourcc_str(b.type, t));
         for (uint32_t i = 0; i < count; i++) {
             item *it = find_item(h, um_cur_be32(&c));
             if (it && it->remove)
                 return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": entity group '%s' holds metadata item %u",
-                               cc(b.type, t), it->id);
+                               um_fourcc_str(b.type, t), it->id);
         }
         pos += (size_t)b.size;
     }
@@ -1330,13 +1324,13 @@ static int parse_meta(heif *h)
         case FOURCC('g', 'r', 'p', 'l'):
             for (size_t i = 0; i + 1 < h->nkids; i++)
                 if (h->kids[i].type == b.type)
-                    return um_fail(job, UNMETA_E_MALFORMED, FMT ": two '%s' boxes in 'meta'", cc(b.type, t));
+                    return um_fail(job, UNMETA_E_MALFORMED, FMT ": two '%s' boxes in 'meta'", um_fourcc_str(b.type, t));
             break;
         case FOURCC('i', 'p', 'r', 'o'):
         case FOURCC('f', 'i', 'i', 'n'):
         case FOURCC('i', 'p', 'm', 'c'):
             return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": '%s' in 'meta' (protected or streamed items) is not "
-                                                          "supported", cc(b.type, t));
+                                                          "supported", um_fourcc_str(b.type, t));
         default: {
             um_box r = b;
             r.off += h->mbase;

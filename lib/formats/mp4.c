@@ -108,12 +108,6 @@ typedef struct mp4 {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *cc(uint32_t t, char buf[5])
-{
-    um_fourcc_str(t, buf);
-    return buf;
-}
-
 /* Seconds since 1904 as "YYYY-MM-DD hh:mm:ss" (UTC). */
 static void fmt_time(uint64_t t, char *out, size_t n)
 {
@@ -273,7 +267,7 @@ static int scan_ilst(mp4 *m, int blk, const uint8_t *p, size_t n, uint64_t base,
         if (nkeys && idx >= 1 && idx <= nkeys) {
             text(key, sizeof(key), keys[idx - 1], klen[idx - 1]);
         } else {
-            cc(it.type, t);
+            um_fourcc_str(it.type, t);
             if ((it.type >> 24) == 0xA9)
                 snprintf(key, sizeof(key), "(c)%s", t + 1);
             else
@@ -366,7 +360,7 @@ static int scan_meta(mp4 *m, int blk, const uint8_t *p, size_t n, uint64_t base,
                         UM_TRY(um_xmp_scan(job, blk, v, vn));
                     else
                         UM_TRY(um_report_finding(job, blk, UNMETA_CAT_OTHER, "MetaBox", "'%s', %zu bytes",
-                                                 cc(b.type, t), vn));
+                                                 um_fourcc_str(b.type, t), vn));
                     found = 1;
                     break;
                 }
@@ -391,7 +385,7 @@ static int scan_udta(mp4 *m, int blk, const uint8_t *p, size_t n, uint64_t base,
         UM_TRY(um_job_count_item(job, "user data item"));
         const uint8_t *v = p + pos + b.hdr;
         size_t vn = (size_t)b.size - b.hdr;
-        cc(b.type, t);
+        um_fourcc_str(b.type, t);
         if ((b.type >> 24) == 0xA9)
             snprintf(key, sizeof(key), "(c)%s", t + 1);
         else
@@ -465,7 +459,7 @@ static int report_metadata_box(mp4 *m, uint32_t type, const uint8_t *uuid, const
 {
     um_job *job = m->job;
     char kind[64], t[5];
-    snprintf(kind, sizeof(kind), "%s %s", where, cc(type, t));
+    snprintf(kind, sizeof(kind), "%s %s", where, um_fourcc_str(type, t));
     int blk = um_report_block(job, kind, abs, size, UNMETA_ACTION_REMOVE);
     UM_TRY(blk);
     uint64_t body = abs + (size - n);
@@ -613,7 +607,7 @@ static int zero_times(mp4 *m, node *n, const char *where, uint32_t *track_id)
 {
     um_job *job = m->job;
     char t[5];
-    cc(n->type, t);
+    um_fourcc_str(n->type, t);
     if (n->len < 4)
         return um_fail(job, UNMETA_E_MALFORMED, FMT ": '%s' box too short", t);
     int v1 = n->data[0] == 1;
@@ -725,7 +719,7 @@ static int clean_stsd(mp4 *m, track *tr)
         if ((video || sound) && !um_all_zero(v + 12, 4)) {
             /* QTFF: the vendor code of the encoder ('appl', 'FFMP'). */
             char kind[48];
-            snprintf(kind, sizeof(kind), "track %u sample entry '%s'", tr->id, cc(b.type, t));
+            snprintf(kind, sizeof(kind), "track %u sample entry '%s'", tr->id, um_fourcc_str(b.type, t));
             blk = um_report_block(job, kind, n->in_off + 8 + pos, b.size, UNMETA_ACTION_REWRITE);
             UM_TRY(blk);
             UM_TRY(um_report_finding(job, blk, UNMETA_CAT_SOFTWARE, "VendorID", "%.4s", (const char *)v + 12));
@@ -737,7 +731,7 @@ static int clean_stsd(mp4 *m, track *tr)
             text(name, sizeof(name), v + 43, l);
             if (blk < 0) {
                 char kind[48];
-                snprintf(kind, sizeof(kind), "track %u sample entry '%s'", tr->id, cc(b.type, t));
+                snprintf(kind, sizeof(kind), "track %u sample entry '%s'", tr->id, um_fourcc_str(b.type, t));
                 blk = um_report_block(job, kind, n->in_off + 8 + pos, b.size, UNMETA_ACTION_REWRITE);
                 UM_TRY(blk);
             }
@@ -794,7 +788,7 @@ static int check_dref(mp4 *m, node *dinf, uint32_t id)
             char t[5];
             return um_fail(job, UNMETA_E_UNSUPPORTED,
                            FMT ": track %u refers to media in another file ('%s' data reference); unmeta strips "
-                           "self-contained files only", id, cc(b.type, t));
+                           "self-contained files only", id, um_fourcc_str(b.type, t));
         }
         pos += (size_t)b.size;
     }
@@ -1011,8 +1005,8 @@ static int choose_tracks(mp4 *m)
         snprintf(kind, sizeof(kind), "track %u", tr->id);
         int blk = um_report_block(job, kind, tr->trak->in_off, node_size(tr->trak), UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
-        UM_TRY(um_report_finding(job, blk, cat, "Track", "%s: handler '%s', format '%s'", why, cc(tr->handler, h),
-                                 cc(tr->entry, e)));
+        UM_TRY(um_report_finding(job, blk, cat, "Track", "%s: handler '%s', format '%s'", why, um_fourcc_str(tr->handler, h),
+                                 um_fourcc_str(tr->entry, e)));
     }
     /* A movie whose kept tracks hold no samples (metadata and cover art
      * only, or tracks without sample tables) has nothing left to show:
@@ -1362,7 +1356,7 @@ static int report_top(mp4 *m, const um_box *b)
         ((b->type == FOURCC('f', 'r', 'e', 'e') || b->type == FOURCC('s', 'k', 'i', 'p') ||
           b->type == FOURCC('w', 'i', 'd', 'e')) && n > (1u << 20))) {
         char t[5];
-        int blk = um_report_block(job, cc(b->type, t), b->off, b->size, UNMETA_ACTION_REMOVE);
+        int blk = um_report_block(job, um_fourcc_str(b->type, t), b->off, b->size, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
         return um_report_finding(job, blk, UNMETA_CAT_OTHER, "Box", "'%s', %llu bytes (not read)", t,
                                  (unsigned long long)n);
@@ -1432,7 +1426,7 @@ static int walk_top(mp4 *m)
             break;
         }
         if (keep && report)
-            UM_TRY(um_report_block(job, cc(b.type, t), b.off, b.size, UNMETA_ACTION_KEEP));
+            UM_TRY(um_report_block(job, um_fourcc_str(b.type, t), b.off, b.size, UNMETA_ACTION_KEEP));
         UM_TRY(add_top(m, &b, keep));
         pos += b.size;
     }

@@ -7,13 +7,14 @@
 #include "../../report.h"
 #include "box.h"
 
-void um_fourcc_str(uint32_t type, char out[5])
+const char *um_fourcc_str(uint32_t type, char out[5])
 {
     for (int i = 0; i < 4; i++) {
         uint8_t c = (uint8_t)(type >> (24 - 8 * i));
         out[i] = c >= 0x20 && c < 0x7f ? (char)c : '.';
     }
     out[4] = '\0';
+    return out;
 }
 
 /* Decodes a header from h[0..avail) of a box at off that must end by end. */

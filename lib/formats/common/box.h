@@ -39,7 +39,8 @@ int um_box_parse(um_job *job, const char *fmt, const uint8_t *p, size_t n, size_
  * and UNMETA_E_MALFORMED otherwise. Polls the cancel callback. */
 int um_box_next_top(um_job *job, const char *fmt, uint64_t pos, um_box *b);
 
-/* A printable form of a four-character code (non-printable bytes as '.'). */
-void um_fourcc_str(uint32_t type, char out[5]);
+/* A printable form of a four-character code (non-printable bytes as '.');
+ * returns out, for use inside a message. */
+const char *um_fourcc_str(uint32_t type, char out[5]);
 
 #endif
