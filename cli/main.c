@@ -26,20 +26,9 @@
 static const char *prog = "unmeta";
 
 typedef struct opts {
+    batch_opts b;          /* what strip needs, single file or batch (-d, -f, --json, -j...) */
     const char *out;       /* -o */
-    const char *dir;       /* -d */
-    int in_place;
-    int force;
-    int json;
     int quiet;
-    int verbose;
-    int icc;               /* UNMETA_ICC_* */
-    int apply_orientation;
-    int recursive;         /* -r */
-    int follow_symlinks;
-    int include_clean;
-    int jobs;              /* -j; 0: not given */
-    int progress;          /* -1: auto */
     long long limits[CLI_LIMITS]; /* --max-*; 0: the library default */
 } opts;
 
@@ -227,7 +216,7 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
 
     if (open_source(&src, file) < 0)
         return EXIT_ERROR;
-    if (o->in_place) {
+    if (o->b.in_place) {
         if (strcmp(file, "-") == 0) {
             err_file(file, "--in-place needs a file, not standard input");
             rc = -1;
@@ -246,13 +235,13 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
             to_stdout = 1;
         else
             out = strdup(o->out);
-    } else if (o->dir) {
+    } else if (o->b.dir) {
         if (strcmp(file, "-") == 0) {
             err_file(file, "-d needs named inputs; use -o for standard input");
             rc = -1;
             goto done;
         }
-        out = join_dir(o->dir, file);
+        out = join_dir(o->b.dir, file);
     } else if (strcmp(file, "-") == 0) {
         to_stdout = 1;
     } else {
@@ -263,7 +252,7 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
         rc = -1;
         goto done;
     }
-    if (out && !o->in_place && !o->force) {
+    if (out && !o->b.in_place && !o->b.force) {
         struct stat st;
         if (stat(out, &st) == 0) {
             err_file(file, "%s exists; use -f to overwrite it", out);
@@ -271,12 +260,12 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
             goto done;
         }
     }
-    if (out && !o->in_place && strcmp(out, file) == 0) {
+    if (out && !o->b.in_place && strcmp(out, file) == 0) {
         err_file(file, "the output is the input; use --in-place");
         rc = -1;
         goto done;
     }
-    rc = to_stdout ? unmeta_sink_new_fd(&dst, 1) : unmeta_sink_new_path(&dst, out, o->in_place ? -1 : -1);
+    rc = to_stdout ? unmeta_sink_new_fd(&dst, 1) : unmeta_sink_new_path(&dst, out, o->b.in_place ? -1 : -1);
     if (rc < 0) {
         err_file(file, "%s", unmeta_strerror(rc));
         goto done;
@@ -286,7 +275,7 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
         err_lib(file, rc, ctx);
         goto done;
     }
-    if (o->verbose)
+    if (o->b.verbose)
         print_removed(file, rep);
 done:
     unmeta_report_free(rep);
@@ -420,14 +409,14 @@ static int inspect_one(unmeta_ctx *ctx, const opts *o, const char *file, int che
     int rc = open_source(&src, file);
     int status = EXIT_ERROR;
     if (rc < 0) {
-        if (o->json)
+        if (o->b.json)
             print_json(file, NULL, "cannot open");
         return EXIT_ERROR;
     }
     rc = unmeta_inspect(&rep, ctx, src);
     if (rc < 0) {
         err_lib(file, rc, ctx);
-        if (o->json) {
+        if (o->b.json) {
             const char *d = unmeta_ctx_last_error(ctx);
             print_json(file, NULL, d && *d ? d : unmeta_strerror(rc));
         }
@@ -435,7 +424,7 @@ static int inspect_one(unmeta_ctx *ctx, const opts *o, const char *file, int che
     }
     /* Only check answers "dirty" through its exit status; inspect succeeded. */
     status = check && unmeta_report_dirty(rep) ? EXIT_DIRTY : 0;
-    if (o->json) {
+    if (o->b.json) {
         print_json(file, rep, NULL);
     } else if (check) {
         char cats[128];
@@ -456,8 +445,8 @@ int main(int argc, char **argv)
     unmeta_ctx *ctx = NULL;
     int status = 0;
     memset(&o, 0, sizeof(o));
-    o.icc = UNMETA_ICC_KEEP;
-    o.progress = -1;
+    o.b.icc = UNMETA_ICC_KEEP;
+    o.b.progress = -1;
 
     enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
            OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
@@ -506,17 +495,17 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:d:ifrj:qvhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out = optarg; break;
-        case 'd': o.dir = optarg; break;
-        case 'i': o.in_place = 1; break;
-        case 'f': o.force = 1; break;
+        case 'd': o.b.dir = optarg; break;
+        case 'i': o.b.in_place = 1; break;
+        case 'f': o.b.force = 1; break;
         case 'q': o.quiet = 1; break;
-        case 'v': o.verbose = 1; break;
-        case OPT_JSON: o.json = 1; break;
-        case 'r': o.recursive = 1; break;
-        case OPT_FOLLOW: o.follow_symlinks = 1; break;
-        case OPT_INCLUDE_CLEAN: o.include_clean = 1; break;
-        case OPT_PROGRESS: o.progress = 1; break;
-        case OPT_NO_PROGRESS: o.progress = 0; break;
+        case 'v': o.b.verbose = 1; break;
+        case OPT_JSON: o.b.json = 1; break;
+        case 'r': o.b.recursive = 1; break;
+        case OPT_FOLLOW: o.b.follow_symlinks = 1; break;
+        case OPT_INCLUDE_CLEAN: o.b.include_clean = 1; break;
+        case OPT_PROGRESS: o.b.progress = 1; break;
+        case OPT_NO_PROGRESS: o.b.progress = 0; break;
         case 'j': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -524,15 +513,15 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: --jobs takes a number from 1 to 256\n", prog);
                 return EXIT_ERROR;
             }
-            o.jobs = (int)n;
+            o.b.jobs = (int)n;
             break;
         }
-        case OPT_APPLY: o.apply_orientation = 1; break;
+        case OPT_APPLY: o.b.apply_orientation = 1; break;
         case OPT_ICC:
             if (strcmp(optarg, "keep") == 0)
-                o.icc = UNMETA_ICC_KEEP;
+                o.b.icc = UNMETA_ICC_KEEP;
             else if (strcmp(optarg, "strip") == 0)
-                o.icc = UNMETA_ICC_STRIP;
+                o.b.icc = UNMETA_ICC_STRIP;
             else {
                 fprintf(stderr, "%s: --icc takes keep or strip\n", prog);
                 return EXIT_ERROR;
@@ -583,7 +572,7 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     if (is_strip) {
-        int modes = !!o.out + !!o.dir + !!o.in_place;
+        int modes = !!o.out + !!o.b.dir + !!o.b.in_place;
         if (modes > 1) {
             fprintf(stderr, "%s: -o, -d and --in-place exclude each other\n", prog);
             unmeta_ctx_free(ctx);
@@ -595,41 +584,27 @@ int main(int argc, char **argv)
             return EXIT_ERROR;
         }
         /* Folders, threads, progress or JSON lines: the batch runner. */
-        if (o.recursive || o.jobs || o.json || o.progress >= 0) {
+        if (o.b.recursive || o.b.jobs || o.b.json || o.b.progress >= 0) {
             if (o.out) {
                 fprintf(stderr, "%s: -o takes one input; use -d or --in-place with -r, -j or --json\n", prog);
                 unmeta_ctx_free(ctx);
                 return EXIT_ERROR;
             }
-            batch_opts bo;
-            memset(&bo, 0, sizeof(bo));
-            bo.dir = o.dir;
-            bo.in_place = o.in_place;
-            bo.force = o.force;
-            bo.json = o.json;
-            bo.verbose = o.verbose;
-            bo.icc = o.icc;
-            bo.apply_orientation = o.apply_orientation;
-            bo.recursive = o.recursive;
-            bo.follow_symlinks = o.follow_symlinks;
-            bo.include_clean = o.include_clean;
-            bo.jobs = o.jobs;
-            bo.progress = o.progress;
-            bo.limits = o.limits;
+            o.b.limits = o.limits;
             unmeta_ctx_free(ctx);
-            return batch_strip(&bo, files, nfiles);
+            return batch_strip(&o.b, files, nfiles);
         }
-        if (o.dir) {
+        if (o.b.dir) {
             struct stat st;
-            if (stat(o.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                fprintf(stderr, "%s: %s: not a folder\n", prog, o.dir);
+            if (stat(o.b.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "%s: %s: not a folder\n", prog, o.b.dir);
                 unmeta_ctx_free(ctx);
                 return EXIT_ERROR;
             }
         }
     }
-    unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.icc);
-    unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.apply_orientation);
+    unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.b.icc);
+    unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.b.apply_orientation);
     for (int i = 0; i < nfiles; i++) {
         int s;
         if (is_strip)
