@@ -816,9 +816,11 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         rc = um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink));
         goto done;
     }
-    /* Leave the sink at the end of the output. */
+    /* Leave the sink at the end of the output. Only a seekable one: a
+     * sink's errors are sticky, and a refused seek on a pipe would fail the
+     * commit of an output that is complete. */
     int64_t end;
-    rc = um_sink_seek(sink, 0, 2, &end) < 0 && seekable ? um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink)) : 0;
+    rc = seekable && um_sink_seek(sink, 0, 2, &end) < 0 ? um_fail(job, UNMETA_E_IO, "%s", um_sink_error(sink)) : 0;
 done:
     if (header) {
         out.discard = 1;         /* the output is abandoned: nothing more reaches the sink */
