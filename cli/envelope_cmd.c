@@ -235,7 +235,9 @@ static int read_pass_fd(passbuf *pb, int fd)
         ssize_t r = read(fd, &c, 1);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0 || c == '\n')
+        if (r < 0)
+            return -1; /* never a passphrase cut short by a failed read */
+        if (r == 0 || c == '\n')
             break;
         if (pb->len + 1 >= sizeof(pb->buf))
             return -1;
@@ -348,6 +350,43 @@ static int hex_decode(uint8_t *out, size_t n, const char *s)
     return 0;
 }
 
+/* Reads until n bytes or the end of the file: a read may return fewer
+ * bytes than asked at any time. Returns the count, or -1 (errno set). */
+static ssize_t read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Writes all n bytes, however few each write takes. Returns 0, or -1
+ * (errno set; ENOSPC when the file system takes nothing more). */
+static int write_all(int fd, const void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, (const char *)buf + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
 /* Overwrites a share file with zeros, then removes it. Best effort on
  * copy-on-write and flash storage: a platform's store does better. */
 static int share_delete(const char *path)
@@ -357,7 +396,7 @@ static int share_delete(const char *path)
         struct stat st;
         char zero[SHARE_FILE_MAX] = { 0 };
         if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= (off_t)sizeof(zero)) {
-            if (write(fd, zero, (size_t)st.st_size) == (ssize_t)st.st_size)
+            if (write_all(fd, zero, (size_t)st.st_size) == 0)
                 (void)fsync(fd);
         }
         close(fd);
@@ -374,7 +413,7 @@ static int share_read(unmeta_share *sh, const char *path, const char *id)
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
     if (fd < 0)
         return -errno;
-    ssize_t n = read(fd, buf, sizeof(buf));
+    ssize_t n = read_full(fd, buf, sizeof(buf));
     int e = errno;
     close(fd);
     if (n < 0)
@@ -457,12 +496,16 @@ static int store_put(const char *dir, const unmeta_share *sh)
     int len = snprintf(text, sizeof(text), "# unmeta key-release share\nid: %s\nnot-after: %lld\nkey: %s\n", sh->id,
                        (long long)sh->not_after, key);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) != 0) {
+    if (fd < 0 || write_all(fd, text, (size_t)len) != 0 || fsync(fd) != 0) {
         say("%s: cannot write the share: %s", tmp, strerror(errno));
         goto done;
     }
-    close(fd);
+    int cfd = fd;
     fd = -1;
+    if (close(cfd) != 0) {
+        say("%s: cannot write the share: %s", tmp, strerror(errno));
+        goto done;
+    }
     if (rename(tmp, path) != 0) {
         say("%s: cannot store the share: %s", path, strerror(errno));
         goto done;
@@ -785,7 +828,7 @@ static int looks_scrypt(const char *file)
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = read_full(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n <= 0)
         return 0;
