@@ -233,8 +233,12 @@ static int out_write(void *opaque, uint8_t *buf, int n)
         len -= room;
     }
     if (len) {
-        if (sink_to(o, o->pos) < 0 || um_sink_write(o->sink, buf, len) < 0)
+        /* The sink's own error (ENOSPC, EIO...) is the job's: libavformat
+         * only passes on that a write failed. */
+        if (sink_to(o, o->pos) < 0 || um_sink_write(o->sink, buf, len) < 0) {
+            um_fail(o->job, UNMETA_E_IO, "%s", um_sink_error(o->sink));
             return AVERROR(EIO);
+        }
         o->pos += (int64_t)len;
         o->sink_pos = o->pos;
     }
