@@ -726,8 +726,13 @@ int64_t um_sink_copy_from(um_job *job, unmeta_sink *s, uint64_t off, uint64_t le
         ssize_t k = copy_file_range(r->fd, &in, s->fd, NULL, chunk, 0);
         if (k < 0 && errno == EINTR)
             continue;
+        /* A full disk or a failing one is the output's error, as for a
+         * write (GNU cp does the same): copying the rest by hand would only
+         * hide it, or meet it again. */
+        if (k < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EIO || errno == EFBIG))
+            return sink_fail(s, UNMETA_E_IO, "writing the output failed");
         if (k <= 0)
-            break; /* not supported here (EXDEV, ENOSYS...) or nothing more: the caller copies the rest */
+            break; /* not supported here (EXDEV, ENOSYS, EOPNOTSUPP...) or nothing more: the caller copies the rest */
         done += (uint64_t)k;
     }
     return (int64_t)done;
