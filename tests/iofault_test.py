@@ -269,6 +269,35 @@ def test_disk_stays_full(t):
             s.one(f"write:{k}+:ENOSPC", "write", "ENOSPC", expected)
 
 
+def big_png(path):
+    """A 9 MB PNG (stored zlib blocks of random pixels) with a tEXt canary:
+    its IDAT is one run long enough for the kernel copy (copy_file_range)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    w, h = 1800, 1700
+    rnd = os.urandom(w * 3 * h)
+    raw = b"".join(b"\0" + rnd[y * w * 3:(y + 1) * w * 3] for y in range(h))
+    write(path, b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+          chunk(b"tEXt", b"Comment\0CANARY-IOF-BIG") + chunk(b"IDAT", zlib.compress(raw, 0)) + chunk(b"IEND", b""))
+
+
+def test_kernel_copy_every_fault(t):
+    need_shim()
+    src = t.path("big.png")
+    big_png(src)
+
+    def prepare(d):
+        shutil.copy(src, os.path.join(d, "big.png"))
+    for mode in (["-o", "big.clean.png"], ["--in-place"]):
+        s = Scenario(t, f"big{len(mode)}", prepare, ["strip", *mode, "big.png"])
+        counts, _, _ = s.normal()
+        assert counts["copy"] >= 1, f"the long IDAT run was not copied by the kernel: {counts}"
+        s.sweep(errnos={"copy": ["ENOSPC", "EIO", "EDQUOT"]})
+
+
 # ---- batches ----------------------------------------------------------------
 
 def test_batch_dir_every_fault(t):
