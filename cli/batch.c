@@ -64,6 +64,7 @@ typedef struct batch {
     list files;
     uint64_t total_bytes;
     size_t passed_links, passed_outputs, passed_cycles;
+    size_t removed_temps;   /* stale temporary files of killed runs, removed by the walk */
     int show_progress;
     pthread_mutex_t lock;   /* guards everything below */
     size_t next;            /* the next item to take */
@@ -182,6 +183,46 @@ static char *join(const char *dir, const char *rel)
     return out;
 }
 
+/* The host-name hash of temporary names: FNV-1a, as lib/io.c computes it. */
+static uint32_t host_hash(void)
+{
+    char host[256] = "";
+    uint32_t h = 2166136261u;
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        host[0] = '\0';
+    for (const char *p = host; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+/* A temporary file that a killed or crashed run left behind. lib/io.c names
+ * them ".NAME.HOST-PID-RANDOM.unmeta-tmp" (HOST and RANDOM 8 and 12 hex
+ * digits); one is stale when it is ours (same owner, one link) and its
+ * process is gone: on this host, no process PID; from another host (a
+ * shared folder), untouched for a day. Anything else is left alone. */
+static int stale_temp(const char *name, const struct stat *st)
+{
+    size_t n = strlen(name), suffix = strlen(".unmeta-tmp");
+    if (name[0] != '.' || n <= suffix + 1 || !S_ISREG(st->st_mode) || st->st_nlink != 1 ||
+        st->st_uid != geteuid())
+        return 0;
+    const char *end = name + n - suffix, *dot = end;
+    while (dot > name + 1 && dot[-1] != '.')
+        dot--;
+    if (dot <= name + 2) /* ".NAME." must come first */
+        return 0;
+    unsigned host;
+    long pid;
+    unsigned long long rnd;
+    int a = 0, b = 0, c = 0;
+    if (sscanf(dot, "%8x%n-%ld%n-%12llx%n", &host, &a, &pid, &b, &rnd, &c) != 3 || a != 8 || dot + c != end ||
+        c - b != 13 || pid <= 0)
+        return 0;
+    if (host == host_hash())
+        return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    return time(NULL) - st->st_mtime > 24 * 3600;
+}
+
 static int cmp_names(const FTSENT **a, const FTSENT **b)
 {
     return strcmp((*a)->fts_name, (*b)->fts_name);
@@ -208,8 +249,14 @@ static void walk(batch *b, const char *root, const struct stat *outdir)
                 fts_set(fts, e, FTS_SKIP);
             break;
         case FTS_F: {
-            if (ends_with(e->fts_name, ".unmeta-tmp"))
-                break; /* a write in progress (or left by a crash): never an input */
+            if (ends_with(e->fts_name, ".unmeta-tmp")) {
+                /* A write in progress, or left by a killed run: never an
+                 * input. Where this run writes (beside the inputs), the
+                 * stale ones are removed. */
+                if (!o->dir && stale_temp(e->fts_name, e->fts_statp) && unlink(e->fts_path) == 0)
+                    b->removed_temps++;
+                break;
+            }
             if (!o->include_clean && is_clean_output(e->fts_name)) {
                 b->passed_outputs++;
                 break;
@@ -577,6 +624,9 @@ static void summary(const batch *b)
     if (n[ST_PENDING])
         fprintf(stderr, "unmeta: interrupted: %zu file%s not processed\n", n[ST_PENDING],
                 n[ST_PENDING] == 1 ? "" : "s");
+    if (b->removed_temps)
+        fprintf(stderr, "unmeta: removed %zu stale temporary file%s (*.unmeta-tmp) left by an interrupted run\n",
+                b->removed_temps, b->removed_temps == 1 ? "" : "s");
     if (b->passed_links || b->passed_outputs || b->passed_cycles) {
         const char *sep = "";
         fputs("unmeta: passed over", stderr);

@@ -417,7 +417,8 @@ struct unmeta_sink {
     int kind;
     int fd;                      /* SNK_PATH (temporary file, owned), SNK_FD (borrowed) */
     char *path;                  /* SNK_PATH: final name */
-    char *tmp;                   /* SNK_PATH: temporary name while writing */
+    char *tmp;                   /* SNK_PATH: temporary name (named temporary file, or the link before the rename) */
+    int anon;                    /* SNK_PATH: the temporary file is unnamed (O_TMPFILE) until commit */
     int32_t mode;                /* SNK_PATH: -1 = existing file's mode, else umask default */
     off_t fd_start;              /* SNK_FD: where our output began (to undo on abort) */
     int fd_regular;
@@ -529,29 +530,92 @@ const char *um_sink_path(const unmeta_sink *s)
     return s && s->kind == SNK_PATH ? s->path : NULL;
 }
 
-/* Creates the temporary file beside the target: same folder, so the final
- * rename is atomic; O_EXCL with 0666, so the umask applies as for any new
- * file. */
-static int open_temp(unmeta_sink *s)
+/* Temporary files. The output is written to an unnamed file in the
+ * target's folder (O_TMPFILE) and gets a name only when it is complete: a
+ * process killed at any moment, even by SIGKILL, leaves nothing behind. A
+ * new output is linked under its final name at once (linkat never replaces
+ * anything); an output that replaces a file is linked under a temporary
+ * name, then renamed over the target (atomic). Where the file system has no
+ * O_TMPFILE (NFS, some FUSE and older kernels), a named temporary file is
+ * written instead.
+ *
+ * Temporary names are ".NAME.HOST-PID-RANDOM.unmeta-tmp": HOST 8 hex
+ * digits (a hash of the host name), PID decimal, RANDOM 12 hex digits.
+ * Only a SIGKILL or a crash between the link and the rename (or while a
+ * named temporary file is written) leaves one; `unmeta strip -r` removes
+ * those of its own host whose process is gone from the folders it writes
+ * into (cli/batch.c, stale_temp). */
+static uint32_t host_hash(void)
+{
+    char host[256] = "";
+    uint32_t h = 2166136261u; /* FNV-1a */
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        host[0] = '\0';
+    for (const char *p = host; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+/* A fresh temporary name beside the target into s->tmp. */
+static int temp_name(unmeta_sink *s, int attempt)
 {
     const char *slash = strrchr(s->path, '/');
     size_t dirlen = slash ? (size_t)(slash - s->path) + 1 : 0;
     const char *base = slash ? slash + 1 : s->path;
-    size_t n = dirlen + strlen(base) + 32;
-    s->tmp = malloc(n);
-    if (!s->tmp)
+    size_t n = dirlen + strlen(base) + 64;
+    if (!s->tmp && !(s->tmp = malloc(n)))
         return sink_fail(s, UNMETA_E_NOMEM, "out of memory");
-    for (int attempt = 0; attempt < 100; attempt++) {
-        uint64_t rnd = 0;
-        int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-        if (rfd >= 0) {
-            if (read(rfd, &rnd, sizeof(rnd)) != sizeof(rnd))
-                rnd = 0;
-            close(rfd);
+    uint64_t rnd = 0;
+    int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (rfd >= 0) {
+        if (read(rfd, &rnd, sizeof(rnd)) != sizeof(rnd))
+            rnd = 0;
+        close(rfd);
+    }
+    rnd ^= (uint64_t)attempt << 32 ^ (uint64_t)(uintptr_t)s;
+    snprintf(s->tmp, n, "%.*s.%s.%08x-%ld-%012llx.unmeta-tmp", (int)dirlen, s->path, base, (unsigned)host_hash(),
+             (long)getpid(), (unsigned long long)(rnd & 0xffffffffffffull));
+    return 0;
+}
+
+/* The /proc path of an open descriptor, to link an unnamed file. */
+static void fd_path(char *buf, size_t n, int fd)
+{
+    snprintf(buf, n, "/proc/self/fd/%d", fd);
+}
+
+/* Creates the temporary file beside the target: same folder, so the final
+ * link or rename is atomic; mode 0666, so the umask applies as for any new
+ * file. */
+static int open_temp(unmeta_sink *s)
+{
+#ifdef O_TMPFILE
+    {
+        const char *slash = strrchr(s->path, '/');
+        char *dir = slash ? strndup(s->path, (size_t)(slash - s->path) + 1) : strdup(".");
+        if (!dir)
+            return sink_fail(s, UNMETA_E_NOMEM, "out of memory");
+        s->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+        int e = errno;
+        free(dir);
+        if (s->fd >= 0) {
+            char proc[64];
+            fd_path(proc, sizeof(proc), s->fd);
+            if (access(proc, F_OK) == 0) {
+                s->anon = 1;
+                return 0;
+            }
+            close(s->fd); /* no /proc to link it through: a named file */
+            s->fd = -1;
+        } else if (e != EOPNOTSUPP && e != EISDIR && e != EINVAL && e != ENOSYS) {
+            /* Not "unsupported here": the folder's own error (ENOSPC, EACCES...). */
+            errno = e;
+            return sink_fail(s, UNMETA_E_IO, "cannot create a temporary file beside the output");
         }
-        rnd ^= (uint64_t)getpid() << 20 ^ (uint64_t)attempt;
-        snprintf(s->tmp, n, "%.*s.%s.%012llx.unmeta-tmp", (int)dirlen, s->path, base,
-                 (unsigned long long)(rnd & 0xffffffffffffull));
+    }
+#endif
+    for (int attempt = 0; attempt < 100; attempt++) {
+        UM_TRY(temp_name(s, attempt));
         s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (s->fd >= 0)
             return 0;
@@ -561,6 +625,34 @@ static int open_temp(unmeta_sink *s)
     free(s->tmp);
     s->tmp = NULL;
     return sink_fail(s, UNMETA_E_IO, "cannot create a temporary file beside the output");
+}
+
+/* Gives the unnamed output a name: the final one when nothing is there
+ * (*done = 1), else a temporary one (s->tmp) to rename over the target. */
+static int link_anon(unmeta_sink *s, int have_old, int *done)
+{
+    char proc[64];
+    fd_path(proc, sizeof(proc), s->fd);
+    *done = 0;
+    if (!have_old) {
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, s->path, AT_SYMLINK_FOLLOW) == 0) {
+            *done = 1;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return sink_fail(s, UNMETA_E_IO, "cannot move the output into place");
+        /* the target appeared meanwhile: replace it, as a rename would */
+    }
+    for (int attempt = 0; attempt < 100; attempt++) {
+        UM_TRY(temp_name(s, attempt));
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, s->tmp, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
+    }
+    free(s->tmp);
+    s->tmp = NULL;
+    return sink_fail(s, UNMETA_E_IO, "cannot move the output into place");
 }
 
 static int raw_write(unmeta_sink *s, const void *p, size_t n)
@@ -767,12 +859,21 @@ int um_sink_commit(unmeta_sink *s)
          * nothing at risk and is not forced to disk (as cp does not). */
         if (have_old && fsync(s->fd) != 0)
             return sink_fail(s, UNMETA_E_IO, "flushing the output to disk failed");
-        if (close(s->fd) != 0) {
-            s->fd = -1;
+        int linked = 0;
+        if (s->anon)
+            UM_TRY(link_anon(s, have_old, &linked));
+        int fd = s->fd;
+        s->fd = -1;
+        if (close(fd) != 0) {
+            /* The last write errors may only show here (NFS): the output is
+             * not trusted, whatever name it has got. */
+            int e = errno;
+            if (linked)
+                unlink(s->path);
+            errno = e;
             return sink_fail(s, UNMETA_E_IO, "closing the output failed");
         }
-        s->fd = -1;
-        if (rename(s->tmp, s->path) != 0)
+        if (!linked && rename(s->tmp, s->path) != 0)
             return sink_fail(s, UNMETA_E_IO, "cannot move the output into place");
         free(s->tmp);
         s->tmp = NULL;
@@ -796,11 +897,13 @@ void um_sink_abort(unmeta_sink *s)
 {
     if (s->state == 2 || s->state == 3)
         return;
-    if (s->kind == SNK_PATH && s->tmp) {
+    if (s->kind == SNK_PATH && (s->tmp || s->fd >= 0)) {
+        /* An unnamed file vanishes with its descriptor; a name is removed. */
         if (s->fd >= 0)
             close(s->fd);
         s->fd = -1;
-        unlink(s->tmp);
+        if (s->tmp)
+            unlink(s->tmp);
         free(s->tmp);
         s->tmp = NULL;
     } else if (s->kind == SNK_FD && s->state == 1 && s->fd_regular) {

@@ -10,7 +10,8 @@
  *
  * A sink is where the output goes. Its errors are sticky: the first failure
  * is kept and every later write is refused. A path sink writes a temporary
- * file in the target folder and renames it into place only on commit.
+ * file in the target folder (unnamed, O_TMPFILE, where the file system
+ * allows it) and gives it its name only on commit (see io.c).
  */
 #ifndef UM_IO_H
 #define UM_IO_H
