@@ -243,6 +243,63 @@ def test_strip_in_place_every_fault(t):
         s.sweep(errnos={"write": ["ENOSPC", "EIO"], "fsync": ["EIO", "EDQUOT"]})
 
 
+def test_named_temp_fallback_every_fault(t):
+    """Without O_TMPFILE (NFS...), the output goes to a named temporary file:
+    the same rules hold."""
+    need_shim()
+    _, names = fixtures()
+    for n in names:
+        base, ext = os.path.splitext(n)
+        for mode in (["-o", base + ".clean" + ext], ["--in-place"]):
+            s = Scenario(t, f"named{len(mode)}-{base}", copy_in([n]), ["strip", *mode, n],
+                         extra_env={"UNMETA_FAULT_NO_TMPFILE": 1})
+            counts, _, _ = s.normal()
+            assert counts["link"] == 0, f"{n}: linked an unnamed file the file system refused: {counts}"
+            s.sweep()
+
+
+def test_stale_temps_removed_by_next_run(t):
+    """A run killed between link and rename leaves .NAME.HOST-PID-RANDOM.unmeta-tmp:
+    the next strip -r that writes into the folder removes it when its
+    process is gone; it never touches anything else."""
+    import socket
+    import time
+    _, names = fixtures()
+    h = 2166136261
+    for ch in socket.gethostname().encode():
+        h = ((h ^ ch) * 16777619) & 0xffffffff
+    # a pid that is surely not running: beyond the kernel's pid_max
+    dead = int(read("/proc/sys/kernel/pid_max")) + 1
+    stale = [f".a.jpg.{h:08x}-{dead}-0123456789ab.unmeta-tmp", f".b.png.deadbeef-{dead}-0123456789ab.unmeta-tmp"]
+    kept = [f".a.jpg.{h:08x}-1-0123456789ab.unmeta-tmp",        # its process runs (init)
+            f".a.jpg.deadbeef-{dead}-0123456789ac.unmeta-tmp",  # another host's, recent
+            f"a.jpg.{h:08x}-{dead}-0123456789ab.unmeta-tmp",    # not our pattern (no dot first)
+            f".a.jpg.{h:08x}-{dead}-0123.unmeta-tmp",           # not our pattern (short random part)
+            "x.jpg.0123.unmeta-tmp"]
+    for mode in (["-i"], [], ["-d", "out"]):
+        d = t.path("stale" + "".join(mode))
+        os.makedirs(os.path.join(d, "tree"))
+        os.makedirs(os.path.join(d, "out"))
+        for n in names[:2]:
+            shutil.copy(os.path.join(fixtures()[0], n), os.path.join(d, "tree", n))
+        for n in stale + kept:
+            write(os.path.join(d, "tree", n), b"left by a killed run")
+        old = time.time() - 2 * 86400
+        os.utime(os.path.join(d, "tree", stale[1]), (old, old))
+        r = run([UNMETA, "strip", "-r", *mode, "tree"], cwd=d)
+        assert r.returncode == 0, r.stderr
+        left = set(os.listdir(os.path.join(d, "tree")))
+        for n in kept:
+            assert n in left, f"{mode}: {n} was removed"
+        for n in stale:
+            if mode == ["-d", "out"]:
+                assert n in left, f"-d writes elsewhere: {n} in the inputs' folder was removed"
+            else:
+                assert n not in left, f"{mode}: the stale {n} was not removed"
+        if mode != ["-d", "out"]:
+            assert b"removed 2 stale temporary files" in r.stderr, r.stderr
+
+
 def test_fine_grained_writes(t):
     """Writes of at most 256 bytes: a fault lands at every 256th byte of the output."""
     need_shim()

@@ -29,6 +29,8 @@
  *   UNMETA_FAULT_COUNT=FILE   at exit, append "KIND N" lines: how many calls
  *       of each kind the process made (count the points, then sweep them).
  *   UNMETA_FAULT_LOG=FILE     append one line per injected fault.
+ *   UNMETA_FAULT_NO_TMPFILE=1 open(O_TMPFILE) fails with EOPNOTSUPP, as on
+ *       NFS: the named temporary file fallback runs (not counted).
  *   UNMETA_FAULT_SHORT_READ=N / UNMETA_FAULT_SHORT_WRITE=N   reads and
  *       writes move at most N bytes per call (regular files and pipes; the
  *       standard input and output included).
@@ -67,6 +69,7 @@ static rule rules[MAX_RULES];
 static int nrules;
 static unsigned long counts[K_COUNT];
 static size_t short_read, short_write;
+static int no_tmpfile;
 static const char *count_file, *log_file;
 static int ready;
 
@@ -133,6 +136,8 @@ static void setup(void)
     short_read = s ? strtoul(s, NULL, 10) : 0;
     s = getenv("UNMETA_FAULT_SHORT_WRITE");
     short_write = s ? strtoul(s, NULL, 10) : 0;
+    s = getenv("UNMETA_FAULT_NO_TMPFILE");
+    no_tmpfile = s && *s == '1';
     count_file = getenv("UNMETA_FAULT_COUNT");
     log_file = getenv("UNMETA_FAULT_LOG");
     __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
@@ -251,12 +256,21 @@ static mode_t mode_arg(int flags, va_list ap)
     return creating(flags) ? (mode_t)va_arg(ap, int) : 0;
 }
 
+/* UNMETA_FAULT_NO_TMPFILE: a file system without unnamed files. */
+static int refuse_tmpfile(int flags)
+{
+    setup();
+    return no_tmpfile && (flags & O_TMPFILE) == O_TMPFILE;
+}
+
 int open(const char *path, int flags, ...)
 {
     va_list ap;
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
+    if (refuse_tmpfile(flags))
+        FAIL(EOPNOTSUPP);
     int e = creating(flags) ? tick(K_CREATE, path) : 0;
     if (e)
         FAIL(e);
@@ -269,6 +283,8 @@ int open64(const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
+    if (refuse_tmpfile(flags))
+        FAIL(EOPNOTSUPP);
     int e = creating(flags) ? tick(K_CREATE, path) : 0;
     if (e)
         FAIL(e);
@@ -281,6 +297,8 @@ int openat(int dfd, const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
+    if (refuse_tmpfile(flags))
+        FAIL(EOPNOTSUPP);
     int e = creating(flags) ? tick(K_CREATE, path) : 0;
     if (e)
         FAIL(e);
@@ -293,6 +311,8 @@ int openat64(int dfd, const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
+    if (refuse_tmpfile(flags))
+        FAIL(EOPNOTSUPP);
     int e = creating(flags) ? tick(K_CREATE, path) : 0;
     if (e)
         FAIL(e);
