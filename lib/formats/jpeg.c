@@ -589,7 +589,8 @@ static int apply_orientation(jpeg *j)
     int done = 0;
     UM_TRY(emit(j, 0));
     UM_TRY(um_plan_to_memory(job, &src, &n));
-    tjhandle h = tjInitTransform();
+    /* libjpeg-turbo allocates with malloc; only its handle is a fault point. */
+    tjhandle h = um_fault_hit() ? NULL : tjInitTransform();
     if (!h) {
         free(src);
         return um_fail(job, UNMETA_E_NOMEM, "JPEG: cannot start libjpeg-turbo");

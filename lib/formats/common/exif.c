@@ -315,6 +315,23 @@ int um_exif_scan(um_job *job, int block, const uint8_t *tiff, size_t n, um_exif_
     return 0;
 }
 
+/* libexif allocates through the library's allocator (zeroed, as libexif's
+ * own default allocator does). */
+static void *exif_alloc(ExifLong n)
+{
+    return um_mem_calloc(n, 1);
+}
+
+static void *exif_realloc(void *p, ExifLong n)
+{
+    return um_mem_realloc(p, n);
+}
+
+static void exif_free(void *p)
+{
+    free(p);
+}
+
 int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out, size_t *len)
 {
     unsigned char *buf = NULL;
@@ -324,13 +341,18 @@ int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out
     *len = 0;
     if (orientation < 1 || orientation > 8)
         return um_fail(job, UNMETA_E_INVALID, "internal: orientation %d", orientation);
-    ExifData *ed = exif_data_new();
-    if (!ed)
+    ExifMem *mem = exif_mem_new(exif_alloc, exif_realloc, exif_free);
+    if (!mem)
         return um_fail(job, UNMETA_E_NOMEM, "out of memory (libexif)");
+    ExifData *ed = exif_data_new_mem(mem);
+    if (!ed) {
+        exif_mem_unref(mem);
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory (libexif)");
+    }
     /* Only what we add: no mandatory tags filled in, no maker notes. */
     exif_data_unset_option(ed, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
     exif_data_set_byte_order(ed, EXIF_BYTE_ORDER_MOTOROLA);
-    ExifEntry *e = exif_entry_new();
+    ExifEntry *e = exif_entry_new_mem(mem);
     if (!e) {
         rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libexif)");
         goto done;
@@ -359,7 +381,8 @@ int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out
     memcpy(*out, buf + skip, n - skip);
     *len = n - skip;
 done:
-    free(buf);
+    exif_mem_free(mem, buf);
     exif_data_unref(ed);
+    exif_mem_unref(mem);
     return rc;
 }
