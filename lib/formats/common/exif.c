@@ -332,6 +332,14 @@ static void exif_free(void *p)
     free(p);
 }
 
+static int built_orientation(const unsigned char *buf, unsigned int n, int orientation)
+{
+    static const uint8_t head[] = { 'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 0x2a, 0, 0, 0, 8,
+                                    0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1 };
+    return buf && n == sizeof(head) + 8 && memcmp(buf, head, sizeof(head)) == 0 &&
+           um_be16(buf + sizeof(head)) == orientation && um_all_zero(buf + sizeof(head) + 2, 6);
+}
+
 int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out, size_t *len)
 {
     unsigned char *buf = NULL;
@@ -367,9 +375,12 @@ int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out
     exif_set_short(e->data, EXIF_BYTE_ORDER_MOTOROLA, (ExifShort)orientation);
     exif_entry_unref(e);
     exif_data_save_data(ed, &buf, &n);
-    /* libexif writes the 6-byte "Exif\0\0" header itself. */
-    if (!buf || n < 6 + 8 || memcmp(buf, "Exif\0\0", 6) != 0) {
-        rc = um_fail(job, UNMETA_E_NOMEM, "building the Orientation tag failed (libexif)");
+    /* libexif writes the 6-byte "Exif\0\0" header itself. It does not say
+     * when an allocation fails: it leaves the entry out, or the IFD, and
+     * returns what it has. Only the exact structure is accepted: header,
+     * one IFD0 entry (Orientation, SHORT, 1, value), no next IFD. */
+    if (!built_orientation(buf, n, orientation)) {
+        rc = um_fail(job, UNMETA_E_NOMEM, "out of memory building the Orientation tag (libexif)");
         goto done;
     }
     size_t skip = with_header ? 0 : 6;
