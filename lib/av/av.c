@@ -188,10 +188,19 @@ static int sink_to(out_io *o, int64_t pos)
     int64_t got;
     if (o->sink_pos == pos)
         return 0;
-    if (um_sink_seek(o->sink, pos, 0, &got) < 0)
-        return -1;
+    int rc = um_sink_seek(o->sink, pos, 0, &got);
+    if (rc < 0)
+        return rc;
     o->sink_pos = got;
     return 0;
+}
+
+/* A sink failure goes on the job with the sink's own code and message
+ * (out of memory stays out of memory), and back to FFmpeg as its error. */
+static int sink_failed(out_io *o, int rc)
+{
+    um_fail(o->job, rc, "%s", um_sink_error(o->sink));
+    return rc == UNMETA_E_NOMEM ? AVERROR(ENOMEM) : AVERROR(EIO);
 }
 
 static int out_write(void *opaque, uint8_t *buf, int n)
@@ -233,8 +242,11 @@ static int out_write(void *opaque, uint8_t *buf, int n)
         len -= room;
     }
     if (len) {
-        if (sink_to(o, o->pos) < 0 || um_sink_write(o->sink, buf, len) < 0)
-            return AVERROR(EIO);
+        int rc = sink_to(o, o->pos);
+        if (rc >= 0)
+            rc = um_sink_write(o->sink, buf, len);
+        if (rc < 0)
+            return sink_failed(o, rc);
         o->pos += (int64_t)len;
         o->sink_pos = o->pos;
     }
@@ -355,8 +367,11 @@ static int flush_held(out_io *o)
     if (!o->hold || !o->held_len)
         return 0;
     blank_languages(o->held, o->held_len);
-    if (sink_to(o, 0) < 0 || um_sink_write(o->sink, o->held, o->held_len) < 0)
-        return AVERROR(EIO);
+    int rc = sink_to(o, 0);
+    if (rc >= 0)
+        rc = um_sink_write(o->sink, o->held, o->held_len);
+    if (rc < 0)
+        return sink_failed(o, rc);
     o->sink_pos = (int64_t)o->held_len;
     return 0;
 }
