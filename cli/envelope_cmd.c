@@ -910,8 +910,10 @@ static int cmd_open(int argc, char **argv)
     }
     if (passphrase && get_passphrase(&pb, 0) < 0)
         goto done;
-    if (unmeta_ctx_new(&ctx) < 0)
+    if (unmeta_ctx_new(&ctx) < 0) {
+        say("out of memory");
         goto done;
+    }
     rc = strcmp(file, "-") == 0 ? unmeta_source_new_fd(&src, 0) : unmeta_source_new_path(&src, file);
     if (rc < 0) {
         say("%s: cannot open: %s", file, rc == UNMETA_E_IO ? strerror(errno) : unmeta_strerror(rc));

@@ -348,9 +348,12 @@ void cli_put_json_string(const char *s)
     putchar('"');
 }
 
-static void print_json(const char *file, const unmeta_report *r, const char *error)
+/* Returns the library's error when the report cannot be made into JSON
+ * (the line then carries it), so the run does not end in success. */
+static int print_json(const char *file, const unmeta_report *r, const char *error)
 {
     char *json = NULL;
+    int rc = 0;
     fputs("{\"file\":", stdout);
     cli_put_json_string(file);
     putchar(',');
@@ -358,15 +361,19 @@ static void print_json(const char *file, const unmeta_report *r, const char *err
         fputs("\"error\":", stdout);
         cli_put_json_string(error);
         fputs("}\n", stdout);
-        return;
+        return 0;
     }
-    if (unmeta_report_json(&json, r) == 0) {
+    rc = unmeta_report_json(&json, r);
+    if (rc == 0) {
         fputs(json + 1, stdout); /* splice after our "file" member */
         putchar('\n');
     } else {
-        fputs("\"error\":\"out of memory\"}\n", stdout);
+        fputs("\"error\":", stdout);
+        cli_put_json_string(unmeta_strerror(rc));
+        fputs("}\n", stdout);
     }
     unmeta_free(json);
+    return rc;
 }
 
 static void print_human(const char *file, const unmeta_report *r)
@@ -425,7 +432,11 @@ static int inspect_one(unmeta_ctx *ctx, const opts *o, const char *file, int che
     /* Only check answers "dirty" through its exit status; inspect succeeded. */
     status = check && unmeta_report_dirty(rep) ? EXIT_DIRTY : 0;
     if (o->b.json) {
-        print_json(file, rep, NULL);
+        rc = print_json(file, rep, NULL);
+        if (rc < 0) {
+            err_file(file, "%s", unmeta_strerror(rc));
+            status = EXIT_ERROR;
+        }
     } else if (check) {
         char cats[128];
         if (!o->quiet)

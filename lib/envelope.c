@@ -415,7 +415,7 @@ int um_age_header_parse(um_age_header *h, const uint8_t *p, size_t n, char *msg,
             rc = UNMETA_E_LIMIT;
             goto fail;
         }
-        um_age_stanza *ns = realloc(h->stanzas, (h->count + 1) * sizeof(*ns));
+        um_age_stanza *ns = um_mem_realloc(h->stanzas, (h->count + 1) * sizeof(*ns));
         if (!ns) {
             snprintf(msg, msg_size, "out of memory");
             rc = UNMETA_E_NOMEM;
@@ -462,7 +462,7 @@ int um_age_header_parse(um_age_header *h, const uint8_t *p, size_t n, char *msg,
             }
             if (st->body_len + 48 > cap) {
                 cap = cap ? cap * 2 : 64;
-                uint8_t *nb = realloc(st->body, cap);
+                uint8_t *nb = um_mem_realloc(st->body, cap);
                 if (!nb) {
                     snprintf(msg, msg_size, "out of memory");
                     rc = UNMETA_E_NOMEM;
@@ -547,8 +547,8 @@ int um_age_armor_decode(uint8_t **out, size_t *out_len, const uint8_t *p, size_t
         return UNMETA_E_MALFORMED;
     }
     pos = next;
-    uint8_t *buf = malloc(n / 4 * 3 + 3);
-    char *text = malloc(n + 1);
+    uint8_t *buf = um_mem_malloc(n / 4 * 3 + 3);
+    char *text = um_mem_malloc(n + 1);
     size_t tl = 0;
     int rc = UNMETA_E_MALFORMED, short_seen = 0;
     if (!buf || !text) {
@@ -824,6 +824,12 @@ int um_env_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t
     return 0;
 }
 
+/* libsodium allocates guarded pages itself; the call is a fault point. */
+static void *secret_malloc(size_t n)
+{
+    return um_fault_hit() ? NULL : sodium_malloc(n);
+}
+
 /* Secrets of one operation, in guarded, locked memory (sodium_malloc:
  * mlock where the system allows it, wiped by sodium_free). */
 typedef struct secrets {
@@ -889,9 +895,9 @@ int32_t unmeta_keygen(char **identity, char **recipient)
     *recipient = NULL;
     if (sodium_init() < 0)
         return UNMETA_E_FEATURE;
-    uint8_t *sk = sodium_malloc(32);
+    uint8_t *sk = secret_malloc(32);
     uint8_t pk[32];
-    char *id = calloc(1, 128), *rc = calloc(1, 128);
+    char *id = um_mem_calloc(1, 128), *rc = um_mem_calloc(1, 128);
     int ret = UNMETA_E_NOMEM;
     if (!sk || !id || !rc)
         goto done;
@@ -919,14 +925,14 @@ int32_t unmeta_identity_to_recipient(char **recipient, const char *identity)
     *recipient = NULL;
     if (sodium_init() < 0)
         return UNMETA_E_FEATURE;
-    uint8_t *sk = sodium_malloc(32);
+    uint8_t *sk = secret_malloc(32);
     uint8_t pk[32];
     if (!sk)
         return UNMETA_E_NOMEM;
     int ret = UNMETA_E_INVALID;
     if (parse_identity(sk, identity) == 0) {
         crypto_scalarmult_base(pk, sk);
-        char *rc = calloc(1, 128);
+        char *rc = um_mem_calloc(1, 128);
         ret = UNMETA_E_NOMEM;
         if (rc && um_bech32_encode(rc, 128, AGE_X25519_HRP, pk, 32) == 0) {
             *recipient = rc;
@@ -960,7 +966,7 @@ static int header_reserve(sealer *s, size_t more)
     size_t cap = s->header_cap ? s->header_cap : 1024;
     while (cap < s->header_len + more)
         cap *= 2;
-    char *p = realloc(s->header, cap);
+    char *p = um_mem_realloc(s->header, cap);
     if (!p)
         return um_fail(&s->job, UNMETA_E_NOMEM, "out of memory for the header");
     s->header = p;
@@ -1158,7 +1164,7 @@ int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const
         }
     }
 
-    s.sec = sodium_malloc(sizeof(secrets));
+    s.sec = secret_malloc(sizeof(secrets));
     if (!s.sec) {
         rc = um_fail(&s.job, UNMETA_E_NOMEM, "out of memory for secrets");
         goto done;
@@ -1577,7 +1583,7 @@ int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *
         for (uint32_t i = 0; i < h.count; i++)
             UM_TRY_GOTO(rc, um_job_count_item(&job, "age stanza"), done);
     }
-    sec = sodium_malloc(sizeof(secrets));
+    sec = secret_malloc(sizeof(secrets));
     if (!sec) {
         rc = um_fail(&job, UNMETA_E_NOMEM, "out of memory for secrets");
         goto done;

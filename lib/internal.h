@@ -15,6 +15,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "unmeta.h"
 
@@ -177,6 +179,40 @@ static inline int um_all_zero(const uint8_t *p, size_t n)
 /* Makes room for element n of a growing array *p of *cap elements of
  * `size` bytes (doubling, from 16); the error is on the job. */
 int um_grow(um_job *job, void **p, size_t *cap, size_t n, size_t size);
+
+/* The one door to the allocator. Every allocation the library makes goes
+ * through um_mem_* (code without a job: sources, sinks, reports, envelopes)
+ * or um_malloc and friends below (which also put the error on the job), and
+ * allocations by a library we call are routed here where it takes an
+ * allocator (zlib, libexif). A build with -Dfault_injection=true compiles
+ * lib/fault.c, whose um_fault_hit() counts every allocation and makes the
+ * n-th one fail (UNMETA_FAIL_ALLOC=n), so tests can reach every
+ * out-of-memory path; in a normal build it is a constant 0 and costs
+ * nothing. */
+#ifdef UM_FAULT_INJECTION
+int um_fault_hit(void);
+#else
+static inline int um_fault_hit(void) { return 0; }
+#endif
+static inline void *um_mem_malloc(size_t n) { return um_fault_hit() ? NULL : malloc(n ? n : 1); }
+static inline void *um_mem_calloc(size_t n, size_t size)
+{
+    return um_fault_hit() ? NULL : calloc(n ? n : 1, size ? size : 1);
+}
+static inline void *um_mem_realloc(void *p, size_t n) { return um_fault_hit() ? NULL : realloc(p, n ? n : 1); }
+static inline char *um_mem_strndup(const char *s, size_t n)
+{
+    size_t len = 0;
+    while (len < n && s[len])
+        len++;
+    char *d = um_mem_malloc(len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = '\0';
+    }
+    return d;
+}
+static inline char *um_mem_strdup(const char *s) { return um_mem_strndup(s, SIZE_MAX); }
 
 /* Memory through the context's limits. */
 void *um_malloc(um_job *job, size_t n);

@@ -68,7 +68,7 @@ static int new_source(unmeta_source **out, int kind)
 {
     if (!out)
         return UNMETA_E_INVALID;
-    *out = calloc(1, sizeof(**out));
+    *out = um_mem_calloc(1, sizeof(**out));
     if (!*out)
         return UNMETA_E_NOMEM;
     (*out)->kind = kind;
@@ -82,7 +82,7 @@ int32_t unmeta_source_new_path(unmeta_source **out, const char *path)
         return UNMETA_E_INVALID;
     UM_TRY(new_source(out, SRC_PATH));
     unmeta_source *s = *out;
-    s->path = strdup(path);
+    s->path = um_mem_strdup(path);
     s->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (!s->path || s->fd < 0) {
         int e = errno;
@@ -438,7 +438,7 @@ static int new_sink(unmeta_sink **out, int kind)
 {
     if (!out)
         return UNMETA_E_INVALID;
-    *out = calloc(1, sizeof(**out));
+    *out = um_mem_calloc(1, sizeof(**out));
     if (!*out)
         return UNMETA_E_NOMEM;
     (*out)->kind = kind;
@@ -451,7 +451,7 @@ int32_t unmeta_sink_new_path(unmeta_sink **out, const char *path, int32_t mode)
     if (!path || !*path || (mode < -1) || mode > 07777)
         return UNMETA_E_INVALID;
     UM_TRY(new_sink(out, SNK_PATH));
-    (*out)->path = strdup(path);
+    (*out)->path = um_mem_strdup(path);
     (*out)->mode = mode;
     if (!(*out)->path) {
         unmeta_sink_free(*out);
@@ -563,7 +563,7 @@ static int temp_name(unmeta_sink *s, int attempt)
     size_t dirlen = slash ? (size_t)(slash - s->path) + 1 : 0;
     const char *base = slash ? slash + 1 : s->path;
     size_t n = dirlen + strlen(base) + 64;
-    if (!s->tmp && !(s->tmp = malloc(n)))
+    if (!s->tmp && !(s->tmp = um_mem_malloc(n)))
         return sink_fail(s, UNMETA_E_NOMEM, "out of memory");
     uint64_t rnd = 0;
     int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -592,7 +592,7 @@ static int open_temp(unmeta_sink *s)
 #ifdef O_TMPFILE
     {
         const char *slash = strrchr(s->path, '/');
-        char *dir = slash ? strndup(s->path, (size_t)(slash - s->path) + 1) : strdup(".");
+        char *dir = slash ? um_mem_strndup(s->path, (size_t)(slash - s->path) + 1) : um_mem_strdup(".");
         if (!dir)
             return sink_fail(s, UNMETA_E_NOMEM, "out of memory");
         s->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
@@ -707,7 +707,7 @@ static int begin(unmeta_sink *s)
         s->fd_regular = fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) && s->fd_start >= 0;
     }
     if (s->kind != SNK_MEM) {
-        s->wbuf = malloc(UM_WRITE_BUF);
+        s->wbuf = um_mem_malloc(UM_WRITE_BUF);
         if (!s->wbuf)
             return sink_fail(s, UNMETA_E_NOMEM, "out of memory");
     }
@@ -728,7 +728,7 @@ int um_sink_write(unmeta_sink *s, const void *p, size_t n)
             size_t cap = s->mem_cap ? s->mem_cap : 4096;
             while (cap < s->mem_pos + n)
                 cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-            uint8_t *q = realloc(s->mem, cap);
+            uint8_t *q = um_mem_realloc(s->mem, cap);
             if (!q) {
                 errno = 0;
                 return sink_fail(s, UNMETA_E_NOMEM, "out of memory for the output");
@@ -879,7 +879,7 @@ int um_sink_commit(unmeta_sink *s)
         s->tmp = NULL;
         /* Make a replacing rename itself durable. */
         const char *slash = strrchr(s->path, '/');
-        char *dir = !have_old ? NULL : slash ? strndup(s->path, (size_t)(slash - s->path) + 1) : strdup(".");
+        char *dir = !have_old ? NULL : slash ? um_mem_strndup(s->path, (size_t)(slash - s->path) + 1) : um_mem_strdup(".");
         if (dir) {
             int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dfd >= 0) {

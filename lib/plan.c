@@ -26,7 +26,7 @@ struct um_plan {
 
 int um_plan_new(um_plan **out, int discard)
 {
-    *out = calloc(1, sizeof(**out));
+    *out = um_mem_calloc(1, sizeof(**out));
     if (!*out)
         return UNMETA_E_NOMEM;
     (*out)->discard = discard;

@@ -37,7 +37,7 @@ struct unmeta_report {
 
 int um_report_new(unmeta_report **out)
 {
-    *out = calloc(1, sizeof(**out));
+    *out = um_mem_calloc(1, sizeof(**out));
     return *out ? 0 : UNMETA_E_NOMEM;
 }
 
@@ -116,7 +116,7 @@ static char *printable(const char *s, size_t max)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), o = 0, i = 0;
-    char *d = malloc((n < max ? n : max) + 4);
+    char *d = um_mem_malloc((n < max ? n : max) + 4);
     if (!d)
         return NULL;
     while (i < n) {
@@ -308,7 +308,7 @@ static void jput(jbuf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 1024;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *q = realloc(b->p, cap);
+        char *q = um_mem_realloc(b->p, cap);
         if (!q) {
             b->oom = 1;
             return;

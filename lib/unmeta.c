@@ -106,7 +106,7 @@ int um_job_check_cancel(um_job *job)
 
 void *um_malloc(um_job *job, size_t n)
 {
-    void *p = malloc(n ? n : 1);
+    void *p = um_mem_malloc(n);
     if (!p)
         um_fail(job, UNMETA_E_NOMEM, "out of memory (%zu bytes)", n);
     return p;
@@ -114,7 +114,7 @@ void *um_malloc(um_job *job, size_t n)
 
 void *um_calloc(um_job *job, size_t n, size_t size)
 {
-    void *p = calloc(n ? n : 1, size ? size : 1);
+    void *p = um_mem_calloc(n, size);
     if (!p)
         um_fail(job, UNMETA_E_NOMEM, "out of memory (%zu x %zu bytes)", n, size);
     return p;
@@ -122,7 +122,7 @@ void *um_calloc(um_job *job, size_t n, size_t size)
 
 void *um_realloc(um_job *job, void *old, size_t n)
 {
-    void *p = realloc(old, n ? n : 1);
+    void *p = um_mem_realloc(old, n);
     if (!p)
         um_fail(job, UNMETA_E_NOMEM, "out of memory (%zu bytes)", n);
     return p;
@@ -150,7 +150,7 @@ int32_t unmeta_ctx_new(unmeta_ctx **out)
 {
     if (!out)
         return UNMETA_E_INVALID;
-    unmeta_ctx *ctx = calloc(1, sizeof(*ctx));
+    unmeta_ctx *ctx = um_mem_calloc(1, sizeof(*ctx));
     *out = ctx;
     if (!ctx)
         return UNMETA_E_NOMEM;
@@ -397,7 +397,7 @@ int32_t unmeta_strip_memory(void **out, uint64_t *out_size, unmeta_ctx *ctx, con
     const void *data;
     uint64_t size;
     UM_TRY_GOTO(rc, unmeta_sink_memory(&data, &size, dst), done);
-    *out = malloc(size ? (size_t)size : 1);
+    *out = um_mem_malloc((size_t)size);
     if (!*out) {
         rc = um_ctx_fail(ctx, UNMETA_E_NOMEM, "out of memory");
         goto done;

@@ -188,10 +188,19 @@ static int sink_to(out_io *o, int64_t pos)
     int64_t got;
     if (o->sink_pos == pos)
         return 0;
-    if (um_sink_seek(o->sink, pos, 0, &got) < 0)
-        return -1;
+    int rc = um_sink_seek(o->sink, pos, 0, &got);
+    if (rc < 0)
+        return rc;
     o->sink_pos = got;
     return 0;
+}
+
+/* A sink failure goes on the job with the sink's own code and message
+ * (out of memory stays out of memory), and back to FFmpeg as its error. */
+static int sink_failed(out_io *o, int rc)
+{
+    um_fail(o->job, rc, "%s", um_sink_error(o->sink));
+    return rc == UNMETA_E_NOMEM ? AVERROR(ENOMEM) : AVERROR(EIO);
 }
 
 static int out_write(void *opaque, uint8_t *buf, int n)
@@ -217,7 +226,7 @@ static int out_write(void *opaque, uint8_t *buf, int n)
                 cap *= 2;
             if (cap > (64u << 20))
                 return AVERROR(ENOMEM); /* a header this large is not a header */
-            uint8_t *p = realloc(o->held, cap);
+            uint8_t *p = um_mem_realloc(o->held, cap);
             if (!p)
                 return AVERROR(ENOMEM);
             o->held = p;
@@ -233,12 +242,11 @@ static int out_write(void *opaque, uint8_t *buf, int n)
         len -= room;
     }
     if (len) {
-        /* The sink's own error (ENOSPC, EIO...) is the job's: libavformat
-         * only passes on that a write failed. */
-        if (sink_to(o, o->pos) < 0 || um_sink_write(o->sink, buf, len) < 0) {
-            um_fail(o->job, UNMETA_E_IO, "%s", um_sink_error(o->sink));
-            return AVERROR(EIO);
-        }
+        int rc = sink_to(o, o->pos);
+        if (rc >= 0)
+            rc = um_sink_write(o->sink, buf, len);
+        if (rc < 0)
+            return sink_failed(o, rc);
         o->pos += (int64_t)len;
         o->sink_pos = o->pos;
     }
@@ -359,10 +367,25 @@ static int flush_held(out_io *o)
     if (!o->hold || !o->held_len)
         return 0;
     blank_languages(o->held, o->held_len);
-    if (sink_to(o, 0) < 0 || um_sink_write(o->sink, o->held, o->held_len) < 0)
-        return AVERROR(EIO);
+    int rc = sink_to(o, 0);
+    if (rc >= 0)
+        rc = um_sink_write(o->sink, o->held, o->held_len);
+    if (rc < 0)
+        return sink_failed(o, rc);
     o->sink_pos = (int64_t)o->held_len;
     return 0;
+}
+
+/* FFmpeg allocates with its own allocator; the calls below that allocate
+ * are fault points (lib/fault.c), so tests reach the paths that handle
+ * their failure. Allocations inside FFmpeg are not counted. */
+#define AV_FAULT(call) (um_fault_hit() ? NULL : (call))
+
+/* Options and tags that are not set change the output, or the demuxers
+ * allowed: a failure to set one is an error, never ignored. */
+static int dict_set(AVDictionary **d, const char *key, const char *value)
+{
+    return um_fault_hit() ? AVERROR(ENOMEM) : AV.av_dict_set(d, key, value, 0);
 }
 
 static int av_fail(um_job *job, int averr, const char *what)
@@ -398,9 +421,9 @@ static int open_input(um_job *job, input *in)
     int r;
     memset(in, 0, sizeof(*in));
     in->io.job = job;
-    uint8_t *buf = AV.av_malloc(IOBUF);
-    in->pb = buf ? AV.avio_alloc_context(buf, IOBUF, 0, &in->io, in_read, NULL, in_seek) : NULL;
-    in->ic = AV.avformat_alloc_context();
+    uint8_t *buf = AV_FAULT(AV.av_malloc(IOBUF));
+    in->pb = buf ? AV_FAULT(AV.avio_alloc_context(buf, IOBUF, 0, &in->io, in_read, NULL, in_seek)) : NULL;
+    in->ic = AV_FAULT(AV.avformat_alloc_context());
     if (!in->pb || !in->ic) {
         if (!in->pb)
             AV.av_free(buf);
@@ -409,10 +432,15 @@ static int open_input(um_job *job, input *in)
     in->ic->pb = in->pb;
     in->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
     /* Only the demuxers this module answers for, whatever the bytes say. */
-    AV.av_dict_set(&opts, "format_whitelist", "matroska,webm,avi,mp3,flac,ogg,wav", 0);
+    r = dict_set(&opts, "format_whitelist", "matroska,webm,avi,mp3,flac,ogg,wav");
     /* Damaged structure is an error, not something to guess around: the
      * demuxers stop where they would otherwise skip or invent. */
-    AV.av_dict_set(&opts, "err_detect", "explode", 0);
+    if (r >= 0)
+        r = dict_set(&opts, "err_detect", "explode");
+    if (r < 0) {
+        AV.av_dict_free(&opts);
+        return av_fail(job, r, "cannot set the demuxer's options");
+    }
     r = AV.avformat_open_input(&in->ic, NULL, NULL, &opts);
     AV.av_dict_free(&opts);
     if (r < 0) {
@@ -516,7 +544,17 @@ static int report_nested(um_job *job, int blk, const uint8_t *p, size_t n, const
     if (um_be32(p) == 0x1A45DFA3 || memcmp(p, "RIFF", 4) == 0 || memcmp(p, "OggS", 4) == 0)
         return 0;
     memcpy(saved, job->ctx->errmsg, sizeof(saved));
-    if (unmeta_source_new_memory(&src, p, n) == 0 && unmeta_inspect(&rep, job->ctx, src) == 0) {
+    int nested = unmeta_source_new_memory(&src, p, n);
+    if (nested == 0)
+        nested = unmeta_inspect(&rep, job->ctx, src);
+    if (nested == UNMETA_E_NOMEM) {
+        /* An image that cannot be read is only not described; one that
+         * could not be read for want of memory may hide what it holds. */
+        unmeta_source_free(src);
+        memcpy(job->ctx->errmsg, saved, sizeof(saved));
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory inspecting the %s", what);
+    }
+    if (nested == 0) {
         for (uint32_t i = 0; i < unmeta_report_finding_count(rep); i++) {
             unmeta_finding f = UNMETA_FINDING_INIT;
             char name[96];
@@ -631,7 +669,7 @@ int um_av_inspect(um_job *job, const char *container)
 /* Copies what a decoder needs of a stream, and nothing that names anyone. */
 static int copy_stream(um_job *job, AVFormatContext *oc, const AVStream *is, const char *muxer)
 {
-    AVStream *os = AV.avformat_new_stream(oc, NULL);
+    AVStream *os = AV_FAULT(AV.avformat_new_stream(oc, NULL));
     if (!os)
         return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
     int r = AV.avcodec_parameters_copy(os->codecpar, is->codecpar);
@@ -647,11 +685,11 @@ static int copy_stream(um_job *job, AVFormatContext *oc, const AVStream *is, con
     os->sample_aspect_ratio = is->sample_aspect_ratio;
     os->disposition = is->disposition;
     const AVDictionaryEntry *lang = AV.av_dict_get(is->metadata, "language", NULL, 0);
-    if (lang)
-        AV.av_dict_set(&os->metadata, "language", lang->value, 0);
+    if (lang && (r = dict_set(&os->metadata, "language", lang->value)) < 0)
+        return av_fail(job, r, "cannot copy the stream's language");
     for (int i = 0; i < is->nb_side_data; i++) {
         const AVPacketSideData *sd = &is->side_data[i];
-        uint8_t *d = AV.av_stream_new_side_data(os, sd->type, sd->size);
+        uint8_t *d = AV_FAULT(AV.av_stream_new_side_data(os, sd->type, sd->size));
         if (!d)
             return um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
         memcpy(d, sd->data, sd->size);
@@ -684,14 +722,14 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         rc = av_fail(job, r < 0 ? r : AVERROR(ENOMEM), "cannot start the muxer");
         goto done;
     }
-    uint8_t *buf = AV.av_malloc(IOBUF);
+    uint8_t *buf = AV_FAULT(AV.av_malloc(IOBUF));
     int seekable = um_sink_seekable(sink);
     out.job = job;
     out.sink = sink;
     out.hold = strcmp(muxer, "matroska") == 0 || strcmp(muxer, "webm") == 0;
     out.held_open = out.hold;
     out.header_end = -1;
-    opb = buf ? AV.avio_alloc_context(buf, IOBUF, 1, &out, NULL, out_write, seekable ? out_seek : NULL) : NULL;
+    opb = buf ? AV_FAULT(AV.avio_alloc_context(buf, IOBUF, 1, &out, NULL, out_write, seekable ? out_seek : NULL)) : NULL;
     if (!opb) {
         AV.av_free(buf);
         rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
@@ -714,14 +752,21 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         map[i] = nout++;
     }
     UM_TRY_GOTO(rc, count_kept(job, in.ic, muxer), done);
+    r = 0;
     if (out.hold)
-        AV.av_dict_set(&mopts, "write_crc32", "0", 0); /* patched elements must not break a CRC */
-    if (strcmp(muxer, "mp3") == 0) {
-        AV.av_dict_set(&mopts, "id3v2_version", "0", 0); /* no ID3v2 tag at all */
-        AV.av_dict_set(&mopts, "write_id3v1", "0", 0);
+        r = dict_set(&mopts, "write_crc32", "0"); /* patched elements must not break a CRC */
+    if (r >= 0 && strcmp(muxer, "mp3") == 0) {
+        r = dict_set(&mopts, "id3v2_version", "0"); /* no ID3v2 tag at all */
+        if (r >= 0)
+            r = dict_set(&mopts, "write_id3v1", "0");
         /* No Xing/LAME frame: it is not one of the input's packets, it names
          * the writing library, and a strict reader may refuse it. */
-        AV.av_dict_set(&mopts, "write_xing", "0", 0);
+        if (r >= 0)
+            r = dict_set(&mopts, "write_xing", "0");
+    }
+    if (r < 0) {
+        rc = av_fail(job, r, "cannot set the muxer's options");
+        goto done;
     }
     r = AV.avformat_write_header(oc, &mopts);
     if (r < 0) {
@@ -757,7 +802,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         }
         out.hold = 0;
     }
-    pkt = AV.av_packet_alloc();
+    pkt = AV_FAULT(AV.av_packet_alloc());
     if (!pkt) {
         rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libavformat)");
         goto done;

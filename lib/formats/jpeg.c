@@ -586,13 +586,14 @@ static int apply_orientation(jpeg *j)
     size_t n = 0;
     unsigned char *dst = NULL;
     unsigned long dst_len = 0;
-    int done = 0;
+    int done = 0, rc = 0;
     UM_TRY(emit(j, 0));
     UM_TRY(um_plan_to_memory(job, &src, &n));
-    tjhandle h = tjInitTransform();
+    /* libjpeg-turbo allocates with malloc; only its handle is a fault point. */
+    tjhandle h = um_fault_hit() ? NULL : tjInitTransform();
     if (!h) {
         free(src);
-        return um_fail(job, UNMETA_E_NOMEM, "JPEG: cannot start libjpeg-turbo");
+        return um_fail(job, UNMETA_E_NOMEM, "JPEG: out of memory starting libjpeg-turbo");
     }
     tjtransform xf;
     memset(&xf, 0, sizeof(xf));
@@ -602,23 +603,18 @@ static int apply_orientation(jpeg *j)
         xf.options |= TJXOPT_PROGRESSIVE;
     if (tjTransform(h, src, (unsigned long)n, 1, &dst, &dst_len, &xf, 0) == 0) {
         um_plan_reset(job);
-        int rc = um_plan_data(job, dst, (size_t)dst_len);
-        if (rc < 0) {
-            tjFree(dst);
-            tjDestroy(h);
-            free(src);
-            return rc;
-        }
+        UM_TRY_GOTO(rc, um_plan_data(job, dst, (size_t)dst_len), out);
+        UM_TRY_GOTO(rc, um_report_note(job, "orientation %d applied to the pixels losslessly", j->orientation), out);
         done = 1;
-        UM_TRY(um_report_note(job, "orientation %d applied to the pixels losslessly", j->orientation));
     } else {
-        UM_TRY(um_report_note(job, "orientation %d cannot be applied losslessly (%s); a minimal Orientation tag is kept instead",
-                              j->orientation, tjGetErrorStr2(h)));
+        UM_TRY_GOTO(rc, um_report_note(job, "orientation %d cannot be applied losslessly (%s); a minimal "
+                                       "Orientation tag is kept instead", j->orientation, tjGetErrorStr2(h)), out);
     }
+out:
     tjFree(dst);
     tjDestroy(h);
     free(src);
-    return done;
+    return rc < 0 ? rc : done;
 }
 
 static int run(um_job *job)

@@ -136,6 +136,19 @@ static int check_crc(png *g, uint64_t pos, uint32_t len, const char *type)
     return 0;
 }
 
+/* zlib allocates through the library's allocator. */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    return um_mem_calloc(items, size);
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    free(p);
+}
+
 /* Inflates a zlib stream into a fresh buffer of at most the inflate limit.
  * Returns 0 with *out set, 1 for a stream that does not inflate (damaged),
  * or UNMETA_E_LIMIT for one that inflates beyond the limit. */
@@ -152,8 +165,12 @@ static int inflate_bounded(png *g, const uint8_t *src, size_t n, const char *wha
     memset(&zs, 0, sizeof(zs));
     *out = NULL;
     *out_len = 0;
-    if (inflateInit(&zs) != Z_OK)
-        return um_fail(job, UNMETA_E_NOMEM, "PNG: cannot start zlib");
+    zs.zalloc = z_alloc;
+    zs.zfree = z_free;
+    int zi = inflateInit(&zs);
+    if (zi != Z_OK)
+        return um_fail(job, zi == Z_MEM_ERROR ? UNMETA_E_NOMEM : UNMETA_E_UNSUPPORTED,
+                       zi == Z_MEM_ERROR ? "PNG: out of memory starting zlib" : "PNG: cannot start zlib");
     uint64_t want = (uint64_t)n * 4 + 256; /* n < 2^31: no overflow */
     size_t cap = (size_t)(want > limit ? limit + 1 : want), len = 0;
     uint8_t *buf = um_malloc(job, cap);

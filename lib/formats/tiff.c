@@ -168,11 +168,16 @@ static int int_type(uint16_t type)
 }
 
 /* Forgets an error that only concerned a block being dropped anyway (a
- * damaged sub-IFD or profile): it is not the operation's failure. */
-static void clear_error(um_job *job)
+ * damaged sub-IFD or profile): it is not the operation's failure. Running
+ * out of memory, an I/O error or a cancel is, and is returned: forgetting
+ * it would leave the block undescribed. */
+static int clear_damage(um_job *job, int rc)
 {
+    if (rc == UNMETA_E_NOMEM || rc == UNMETA_E_IO || rc == UNMETA_E_CANCELED)
+        return rc;
     job->err = 0;
     job->ctx->errmsg[0] = '\0';
+    return 0;
 }
 
 static uint64_t align2(uint64_t v)
@@ -407,8 +412,9 @@ static int check_subifds(tiff *t, const rawent *e)
         rc = read_ifd(t, off, 0, "SubIFD", &es, &cnt, &next);
         if (rc < 0) {
             /* A damaged preview: dropped anyway, and not our renderer's concern. */
-            clear_error(job);
-            rc = 0;
+            rc = clear_damage(job, rc);
+            if (rc < 0)
+                break;
             continue;
         }
         for (size_t k = 0; k < cnt; k++) {
@@ -627,7 +633,7 @@ static int synth_ifd(tiff *t, sbuf *b, const rawent *es, size_t n, int depth, ui
             rc = read_ifd(t, off, 1, "Exif/GPS sub-IFD", &sub, &cnt, &next);
             if (rc < 0) {
                 /* Damaged: removed anyway; counted below as not readable. */
-                clear_error(job);
+                UM_TRY(clear_damage(job, rc));
                 (*lost)++;
                 continue;
             }
@@ -961,9 +967,12 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
                     /* A profile no colour engine could use either: dropped,
                      * and a finding, since its bytes were never understood. */
                     free(v);
+                    /* Cleared first: a note that runs out of memory must
+                     * fail the job with its own error, not this one. */
+                    job->err = 0;
                     rc = um_report_note(job, "the ICC profile is malformed and was dropped: %s", job->ctx->errmsg);
-                    clear_error(job);
                     UM_TRY_GOTO(rc, rc, done);
+                    job->ctx->errmsg[0] = '\0';
                     um_report_block_action(job, icc_blk, UNMETA_ACTION_REMOVE);
                     UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICCProfile",
                                                       "unusable profile (malformed), %llu bytes",

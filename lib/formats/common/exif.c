@@ -315,6 +315,31 @@ int um_exif_scan(um_job *job, int block, const uint8_t *tiff, size_t n, um_exif_
     return 0;
 }
 
+/* libexif allocates through the library's allocator (zeroed, as libexif's
+ * own default allocator does). */
+static void *exif_alloc(ExifLong n)
+{
+    return um_mem_calloc(n, 1);
+}
+
+static void *exif_realloc(void *p, ExifLong n)
+{
+    return um_mem_realloc(p, n);
+}
+
+static void exif_free(void *p)
+{
+    free(p);
+}
+
+static int built_orientation(const unsigned char *buf, unsigned int n, int orientation)
+{
+    static const uint8_t head[] = { 'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 0x2a, 0, 0, 0, 8,
+                                    0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1 };
+    return buf && n == sizeof(head) + 8 && memcmp(buf, head, sizeof(head)) == 0 &&
+           um_be16(buf + sizeof(head)) == orientation && um_all_zero(buf + sizeof(head) + 2, 6);
+}
+
 int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out, size_t *len)
 {
     unsigned char *buf = NULL;
@@ -324,13 +349,18 @@ int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out
     *len = 0;
     if (orientation < 1 || orientation > 8)
         return um_fail(job, UNMETA_E_INVALID, "internal: orientation %d", orientation);
-    ExifData *ed = exif_data_new();
-    if (!ed)
+    ExifMem *mem = exif_mem_new(exif_alloc, exif_realloc, exif_free);
+    if (!mem)
         return um_fail(job, UNMETA_E_NOMEM, "out of memory (libexif)");
+    ExifData *ed = exif_data_new_mem(mem);
+    if (!ed) {
+        exif_mem_unref(mem);
+        return um_fail(job, UNMETA_E_NOMEM, "out of memory (libexif)");
+    }
     /* Only what we add: no mandatory tags filled in, no maker notes. */
     exif_data_unset_option(ed, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
     exif_data_set_byte_order(ed, EXIF_BYTE_ORDER_MOTOROLA);
-    ExifEntry *e = exif_entry_new();
+    ExifEntry *e = exif_entry_new_mem(mem);
     if (!e) {
         rc = um_fail(job, UNMETA_E_NOMEM, "out of memory (libexif)");
         goto done;
@@ -345,9 +375,12 @@ int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out
     exif_set_short(e->data, EXIF_BYTE_ORDER_MOTOROLA, (ExifShort)orientation);
     exif_entry_unref(e);
     exif_data_save_data(ed, &buf, &n);
-    /* libexif writes the 6-byte "Exif\0\0" header itself. */
-    if (!buf || n < 6 + 8 || memcmp(buf, "Exif\0\0", 6) != 0) {
-        rc = um_fail(job, UNMETA_E_NOMEM, "building the Orientation tag failed (libexif)");
+    /* libexif writes the 6-byte "Exif\0\0" header itself. It does not say
+     * when an allocation fails: it leaves the entry out, or the IFD, and
+     * returns what it has. Only the exact structure is accepted: header,
+     * one IFD0 entry (Orientation, SHORT, 1, value), no next IFD. */
+    if (!built_orientation(buf, n, orientation)) {
+        rc = um_fail(job, UNMETA_E_NOMEM, "out of memory building the Orientation tag (libexif)");
         goto done;
     }
     size_t skip = with_header ? 0 : 6;
@@ -359,7 +392,8 @@ int um_exif_minimal(um_job *job, int orientation, int with_header, uint8_t **out
     memcpy(*out, buf + skip, n - skip);
     *len = n - skip;
 done:
-    free(buf);
+    exif_mem_free(mem, buf);
     exif_data_unref(ed);
+    exif_mem_unref(mem);
     return rc;
 }
