@@ -226,7 +226,10 @@ static void add_rule(sandbox *s, const char *path, uint64_t dir_rights, uint64_t
     struct stat st;
     uint64_t rights = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? dir_rights : file_rights & LL_FILE_RIGHTS;
     struct ll_path_beneath_attr rule = { rights & s->fs, fd };
-    if (rule.allowed_access && syscall(__NR_landlock_add_rule, s->ruleset, LL_RULE_PATH_BENEATH, &rule, 0) != 0)
+    /* EBADFD: an anonymous pipe or socket (/dev/stdin, <(...)), which has
+     * no place in the file hierarchy and which Landlock does not govern. */
+    if (rule.allowed_access && syscall(__NR_landlock_add_rule, s->ruleset, LL_RULE_PATH_BENEATH, &rule, 0) != 0 &&
+        errno != EBADFD)
         fprintf(stderr, "unmeta: sandbox: cannot allow %s: %s\n", path, strerror(errno));
     close(fd);
 #else

@@ -217,6 +217,12 @@ def test_stdin_stdout_confined(t):
     assert_stripped(t.path("piped.jpg"))
     r = unmeta("check", "-", stdin=read(src))
     assert r.returncode == 1, r.stderr
+    # a pipe by name: read once only (probing before confining must not drain it)
+    r = unmeta("strip", "-o", t.path("devstdin.jpg"), "/dev/stdin", stdin=read(src), env=SELFTEST)
+    assert r.returncode == 0, r.stderr
+    assert_confined(r)
+    assert b"cannot allow" not in r.stderr, r.stderr
+    assert_stripped(t.path("devstdin.jpg"))
 
 
 def test_large_stdin_spools_to_a_temporary_file_confined(t):
