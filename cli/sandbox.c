@@ -338,9 +338,20 @@ static int load_seccomp(const sandbox *s, char *why, size_t n)
     for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
         if ((rc = deny(f, denied[i], EPERM)) < 0)
             goto done;
+    /* inspect and check open no file for writing, as below. */
+    static const unsigned long write_flags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND };
+    for (size_t i = 0; s->read_only && i < sizeof(write_flags) / sizeof(write_flags[0]); i++) {
+        int open_nr = seccomp_syscall_resolve_name("open"), openat_nr = seccomp_syscall_resolve_name("openat");
+        if (open_nr != __NR_SCMP_ERROR &&
+            (rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), open_nr, 1,
+                                   SCMP_A1(SCMP_CMP_MASKED_EQ, write_flags[i], write_flags[i]))) < 0)
+            goto done;
+        if ((rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), openat_nr, 1,
+                                   SCMP_A2(SCMP_CMP_MASKED_EQ, write_flags[i], write_flags[i]))) < 0)
+            goto done;
+    }
     (void)allowed;
     (void)allow;
-    (void)s;
 #else
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!f)
