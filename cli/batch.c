@@ -30,6 +30,7 @@
 
 #include "unmeta.h"
 #include "batch.h"
+#include "sandbox.h"
 
 #define EXIT_ERROR 2
 #define MAX_JOBS 256
@@ -665,6 +666,50 @@ static void summary(const batch *b)
     }
 }
 
+/* Once the walk is done, every file the batch will open is known: the
+ * folders named may be read (and written beside their files, unless -d),
+ * -d's folder written (subfolders too), files named on the command line
+ * read and written beside; with --follow-symlinks every file found, since
+ * a link may lead out of the folders named. FFmpeg is loaded first. */
+static int confine(const batch *b, char **args, int nargs)
+{
+    const batch_opts *o = b->o;
+    sandbox *sb = sandbox_new(!o->no_sandbox, 0);
+    unsigned replace = o->in_place || o->force ? SANDBOX_REPLACE : 0;
+    if (!sb) {
+        fprintf(stderr, "unmeta: out of memory\n");
+        return -1;
+    }
+    for (int a = 0; a < nargs && !o->no_sandbox; a++) {
+        struct stat st;
+        if (!o->recursive || strcmp(args[a], "-") == 0 || stat(args[a], &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        sandbox_allow_read(sb, args[a], 1);
+        if (!o->dir)
+            sandbox_allow_write(sb, args[a], replace);
+    }
+    if (o->dir && !o->no_sandbox)
+        sandbox_allow_write(sb, o->dir, replace | SANDBOX_MKDIR);
+    for (size_t i = 0; i < b->files.n && !o->no_sandbox; i++) {
+        const item *it = &b->files.v[i];
+        if (it->status != ST_PENDING || (!it->named && !o->follow_symlinks))
+            continue;
+        sandbox_allow_read(sb, it->path, 0);
+        if (o->in_place) {
+            char *real = realpath(it->path, NULL);
+            if (real)
+                sandbox_allow_write_beside(sb, real, replace);
+            free(real);
+        } else if (it->out && !o->dir) {
+            sandbox_allow_write_beside(sb, it->out, replace);
+        }
+    }
+    sandbox_need_media(sb);
+    int rc = sandbox_enter(sb, o->verbose);
+    sandbox_free(sb);
+    return rc;
+}
+
 int batch_strip(const batch_opts *o, char **args, int nargs)
 {
     batch b;
@@ -712,6 +757,15 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
     if (jobs > b.files.n)
         jobs = b.files.n ? b.files.n : 1;
     b.show_progress = o->progress < 0 ? isatty(2) : o->progress;
+    if (confine(&b, args, nargs) < 0) {
+        for (size_t i = 0; i < b.files.n; i++) {
+            free(b.files.v[i].path);
+            free(b.files.v[i].out);
+            free(b.files.v[i].error);
+        }
+        free(b.files.v);
+        return EXIT_ERROR;
+    }
     b.start = b.last_draw = now_s();
     pthread_mutex_init(&b.lock, NULL);
     struct sigaction sa, old_int, old_term;

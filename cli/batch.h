@@ -21,6 +21,7 @@ typedef struct batch_opts {
     int jobs;               /* worker threads; 0: online CPUs */
     int progress;           /* -1: when stderr is a terminal; 0: never; 1: always */
     const long long *limits; /* CLI_LIMITS values for unmeta_ctx_set_option; 0: the default */
+    int no_sandbox;         /* --no-sandbox: do not confine the process (cli/sandbox.h) */
 } batch_opts;
 
 /* --max-block-size, --max-depth, --max-items, --max-memory, --max-inflate:

@@ -26,6 +26,7 @@
 
 #include "unmeta.h"
 #include "envelope_cmd.h"
+#include "sandbox.h"
 
 #define EXIT_ERROR 2
 #define PASS_MAX 1024
@@ -88,7 +89,8 @@ static void usage(FILE *f)
         "       %s open [-i IDENTITY_FILE]... [-p] [--allow-expired] [--max-work-factor N]\n"
         "                  [-o OUT] [-f] FILE.age\n"
         "       %s share FILE --to RECIPIENT [--expires WHEN] [-o OUT]\n"
-        "       seal, share and open take --share-store DIR: a key-release share\n"
+        "       seal, share and open take --share-store DIR: a key-release share,\n"
+        "       and --no-sandbox: do not confine the process (SECURITY.md)\n"
         "       %s share-store gc DIR [--now WHEN]   delete the expired shares\n"
         "\n"
         "Envelopes are age v1 files: any age client decrypts them. seal strips the\n"
@@ -106,6 +108,37 @@ static void usage(FILE *f)
 }
 
 /* ---- small helpers ----------------------------------------------------- */
+
+/* seal and open confine themselves once their files are open (sandbox.h):
+ * the input may be read, outputs written beside OUT, the share store read
+ * and written. Standard input is read first (a large one is spooled to a
+ * temporary file, which a confined process could not create), and FFmpeg
+ * loaded when seal will strip a media file. -1 when confining failed. */
+static int confine(int no_sandbox, unmeta_ctx *ctx, unmeta_source *src, const char *file, int strip,
+                   const char *out, int force, const char *store)
+{
+    sandbox *sb = sandbox_new(!no_sandbox, 0);
+    const char *fmt = NULL;
+    if (!sb) {
+        say("out of memory");
+        return -1;
+    }
+    if (!no_sandbox && !sandbox_unavailable()) {
+        if (strcmp(file, "-") != 0)
+            sandbox_allow_read(sb, file, 0);
+        if (unmeta_probe(&fmt, ctx, src) == 0 && strip && fmt && strcmp(fmt, "media") == 0)
+            sandbox_need_media(sb);
+        if (strcmp(out, "-") != 0)
+            sandbox_allow_write_beside(sb, out, force ? SANDBOX_REPLACE : 0);
+        if (store) {
+            sandbox_allow_read(sb, store, 1);
+            sandbox_allow_write(sb, store, SANDBOX_REPLACE);
+        }
+    }
+    int rc = sandbox_enter(sb, 0);
+    sandbox_free(sb);
+    return rc;
+}
 
 static int random_name(char *out, size_t n, const char *ext)
 {
@@ -612,7 +645,7 @@ typedef struct seal_opts {
     keylist recipients;
     int passphrase;
     int64_t not_after;
-    int no_pad, no_strip, record_time, force;
+    int no_pad, no_strip, record_time, force, no_sandbox;
     const char *out;
     const char *share_store;         /* --share-store DIR */
 } seal_opts;
@@ -656,15 +689,26 @@ static int do_seal(const seal_opts *o, const char *file)
         goto done;
     }
     uint32_t flags = 0;
-    if (o->no_strip) {
-        content = src;
-    } else {
-        /* Strip into an unnamed temporary file, then seal that. */
+    /* Asked before any work, while a terminal can still be opened. */
+    if (o->passphrase && get_passphrase(&pb, 1) < 0)
+        goto done;
+    if (!o->no_strip) {
         tmp = tmpfile();
         if (!tmp || unmeta_sink_new_fd(&tmp_sink, fileno(tmp)) < 0) {
             say("cannot create a temporary file: %s", strerror(errno));
             goto done;
         }
+    }
+    if (o->share_store && mkdir(o->share_store, 0700) != 0 && errno != EEXIST) {
+        say("%s: cannot create the share store: %s", o->share_store, strerror(errno));
+        goto done;
+    }
+    if (confine(o->no_sandbox, ctx, src, file, !o->no_strip, out, o->force, o->share_store) < 0)
+        goto done;
+    if (o->no_strip) {
+        content = src;
+    } else {
+        /* Strip into an unnamed temporary file, then seal that. */
         rc = unmeta_strip(&rep, ctx, src, tmp_sink);
         if (rc < 0) {
             lib_error(file, rc, ctx);
@@ -680,8 +724,6 @@ static int do_seal(const seal_opts *o, const char *file)
     }
     unmeta_seal_params p = UNMETA_SEAL_PARAMS_INIT;
     if (o->passphrase) {
-        if (get_passphrase(&pb, 1) < 0)
-            goto done;
         p.passphrase = (const uint8_t *)pb.buf;
         p.passphrase_len = pb.len;
     } else {
@@ -746,7 +788,7 @@ done:
 }
 
 enum { OPT_EXPIRES = 256, OPT_NO_PAD, OPT_NO_STRIP, OPT_RECORD_TIME, OPT_TO, OPT_ALLOW_EXPIRED, OPT_MAX_WF,
-       OPT_SHARE_STORE, OPT_NOW };
+       OPT_SHARE_STORE, OPT_NOW, OPT_NO_SANDBOX };
 
 static int cmd_seal(int argc, char **argv, int share)
 {
@@ -760,6 +802,7 @@ static int cmd_seal(int argc, char **argv, int share)
         { "record-time", no_argument, NULL, OPT_RECORD_TIME }, { "to", required_argument, NULL, OPT_TO },
         { "output", required_argument, NULL, 'o' },     { "force", no_argument, NULL, 'f' },
         { "share-store", required_argument, NULL, OPT_SHARE_STORE },
+        { "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
         { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
     };
     int64_t now = (int64_t)time(NULL);
@@ -784,6 +827,7 @@ static int cmd_seal(int argc, char **argv, int share)
         case OPT_NO_STRIP: o.no_strip = 1; break;
         case OPT_RECORD_TIME: o.record_time = 1; break;
         case OPT_SHARE_STORE: o.share_store = optarg; break;
+        case OPT_NO_SANDBOX: o.no_sandbox = 1; break;
         case 'o': o.out = optarg; break;
         case 'f': o.force = 1; break;
         case 'h': usage(stdout); status = 0; goto done;
@@ -841,7 +885,7 @@ static int cmd_open(int argc, char **argv)
     keylist ids = { { 0 }, 0 };
     passbuf pb;
     const char *out = NULL, *share_store = NULL;
-    int c, status = EXIT_ERROR, passphrase = 0, force = 0, rc;
+    int c, status = EXIT_ERROR, passphrase = 0, force = 0, no_sandbox = 0, rc;
     uint32_t flags = 0;
     long max_wf = 0;
     unmeta_ctx *ctx = NULL;
@@ -855,6 +899,7 @@ static int cmd_open(int argc, char **argv)
         { "allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED },
         { "max-work-factor", required_argument, NULL, OPT_MAX_WF },
         { "share-store", required_argument, NULL, OPT_SHARE_STORE },
+        { "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
         { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
     };
     while ((c = getopt_long(argc, argv, "i:po:fh", lo, NULL)) != -1) {
@@ -868,6 +913,7 @@ static int cmd_open(int argc, char **argv)
         case 'f': force = 1; break;
         case OPT_ALLOW_EXPIRED: flags |= UNMETA_OPEN_ALLOW_EXPIRED; break;
         case OPT_SHARE_STORE: share_store = optarg; break;
+        case OPT_NO_SANDBOX: no_sandbox = 1; break;
         case OPT_MAX_WF: {
             char *end;
             max_wf = strtol(optarg, &end, 10);
@@ -924,6 +970,8 @@ static int cmd_open(int argc, char **argv)
         say("%s: %s", out, unmeta_strerror(rc));
         goto done;
     }
+    if (confine(no_sandbox, ctx, src, file, 0, out, force, share_store) < 0)
+        goto done;
     unmeta_open_params p = UNMETA_OPEN_PARAMS_INIT;
     p.identities = (const char *const *)ids.items;
     p.identity_count = ids.n;

@@ -19,6 +19,7 @@
 #include "unmeta.h"
 #include "envelope_cmd.h"
 #include "batch.h"
+#include "sandbox.h"
 
 #define EXIT_DIRTY 1
 #define EXIT_ERROR 2
@@ -30,6 +31,7 @@ typedef struct opts {
     const char *out;       /* -o */
     int quiet;
     long long limits[CLI_LIMITS]; /* --max-*; 0: the library default */
+    unmeta_source *stdin_src; /* standard input, read before confining (NULL: not yet) */
 } opts;
 
 /* The --max-* options, in the order of opts.limits. */
@@ -109,7 +111,8 @@ static void usage(FILE *f)
         "      --apply-orientation  rotate JPEGs losslessly instead of keeping the\n"
         "                           Orientation tag (falls back to the tag when a\n"
         "                           perfect transform is impossible)\n"
-        "  -v, --verbose            say what was removed from each file\n"
+        "  -v, --verbose            say what was removed from each file, and how the\n"
+        "                           process is confined\n"
         "Options for inspect, check and strip:\n"
         "      --json               one JSON object per file and line (docs/json.md)\n"
         "  -q, --quiet              check: print nothing, only the exit code\n"
@@ -120,6 +123,9 @@ static void usage(FILE *f)
         "      --max-memory N       most memory for a whole-image operation (512M)\n"
         "      --max-inflate N      most bytes one compressed block may inflate to (64M)\n"
         "Common:\n"
+        "      --no-sandbox         do not confine the process (by default, once its\n"
+        "                           files are open it can open no other file, no\n"
+        "                           socket and run no program: SECURITY.md)\n"
         "  -h, --help               this help\n"
         "  -V, --version            the version\n"
         "\n"
@@ -205,6 +211,70 @@ static void print_removed(const char *file, const unmeta_report *r)
         fprintf(stderr, "%s: nothing to remove\n", file);
 }
 
+/* Where strip writes file: standard output (*to_stdout), or *out (malloc'd).
+ * -1 on an impossible combination or no memory, said when `say`. */
+static int output_for(const opts *o, const char *file, char **out, int *to_stdout, int say)
+{
+    *out = NULL;
+    *to_stdout = 0;
+    if (o->b.in_place) {
+        if (strcmp(file, "-") == 0) {
+            if (say)
+                err_file(file, "--in-place needs a file, not standard input");
+            return -1;
+        }
+        /* Replace the file itself, not a symbolic link to it: renaming over
+         * the link would leave the original, metadata and all, in place. */
+        *out = realpath(file, NULL);
+        if (!*out) {
+            if (say)
+                err_file(file, "cannot resolve: %s", strerror(errno));
+            return -1;
+        }
+        return 0;
+    } else if (o->out) {
+        if (strcmp(o->out, "-") == 0)
+            *to_stdout = 1;
+        else
+            *out = strdup(o->out);
+    } else if (o->b.dir) {
+        if (strcmp(file, "-") == 0) {
+            if (say)
+                err_file(file, "-d needs named inputs; use -o for standard input");
+            return -1;
+        }
+        *out = join_dir(o->b.dir, file);
+    } else if (strcmp(file, "-") == 0) {
+        *to_stdout = 1;
+    } else {
+        *out = cli_clean_name(file);
+    }
+    if (!*to_stdout && !*out) {
+        if (say)
+            err_file(file, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Standard input is read once, before confining: a non-seekable one larger
+ * than the spool limit goes to a temporary file, which a confined process
+ * could not create. */
+static int open_input(const opts *o, unmeta_source **src, const char *file)
+{
+    if (strcmp(file, "-") == 0 && o->stdin_src) {
+        *src = o->stdin_src;
+        return 0;
+    }
+    return open_source(src, file);
+}
+
+static void close_input(const opts *o, unmeta_source *src)
+{
+    if (src != o->stdin_src)
+        unmeta_source_free(src);
+}
+
 static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
 {
     unmeta_source *src = NULL;
@@ -214,44 +284,11 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
     int rc;
     int to_stdout = 0;
 
-    if (open_source(&src, file) < 0)
+    if (open_input(o, &src, file) < 0)
         return EXIT_ERROR;
-    if (o->b.in_place) {
-        if (strcmp(file, "-") == 0) {
-            err_file(file, "--in-place needs a file, not standard input");
-            rc = -1;
-            goto done;
-        }
-        /* Replace the file itself, not a symbolic link to it: renaming over
-         * the link would leave the original, metadata and all, in place. */
-        out = realpath(file, NULL);
-        if (!out) {
-            err_file(file, "cannot resolve: %s", strerror(errno));
-            rc = -1;
-            goto done;
-        }
-    } else if (o->out) {
-        if (strcmp(o->out, "-") == 0)
-            to_stdout = 1;
-        else
-            out = strdup(o->out);
-    } else if (o->b.dir) {
-        if (strcmp(file, "-") == 0) {
-            err_file(file, "-d needs named inputs; use -o for standard input");
-            rc = -1;
-            goto done;
-        }
-        out = join_dir(o->b.dir, file);
-    } else if (strcmp(file, "-") == 0) {
-        to_stdout = 1;
-    } else {
-        out = cli_clean_name(file);
-    }
-    if (!to_stdout && !out) {
-        err_file(file, "out of memory");
-        rc = -1;
+    rc = output_for(o, file, &out, &to_stdout, 1);
+    if (rc < 0)
         goto done;
-    }
     if (out && !o->b.in_place && !o->b.force) {
         struct stat st;
         if (stat(out, &st) == 0) {
@@ -280,7 +317,7 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
 done:
     unmeta_report_free(rep);
     unmeta_sink_free(dst);
-    unmeta_source_free(src);
+    close_input(o, src);
     free(out);
     return rc < 0 ? EXIT_ERROR : 0;
 }
@@ -413,7 +450,7 @@ static int inspect_one(unmeta_ctx *ctx, const opts *o, const char *file, int che
 {
     unmeta_source *src = NULL;
     unmeta_report *rep = NULL;
-    int rc = open_source(&src, file);
+    int rc = open_input(o, &src, file);
     int status = EXIT_ERROR;
     if (rc < 0) {
         if (o->b.json)
@@ -446,8 +483,60 @@ static int inspect_one(unmeta_ctx *ctx, const opts *o, const char *file, int che
     }
 done:
     unmeta_report_free(rep);
-    unmeta_source_free(src);
+    close_input(o, src);
     return status;
+}
+
+/* Single-file commands: everything they will open is known now. Inputs
+ * may be read; strip may write into each output's folder; FFmpeg is
+ * loaded first when an input is a media file. Returns -1 when the
+ * confinement failed (already said). */
+static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_strip)
+{
+    sandbox *sb = sandbox_new(!o->b.no_sandbox, !is_strip);
+    int media = 0;
+    if (!sb) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return -1;
+    }
+    for (int i = 0; i < nfiles && !o->b.no_sandbox && !sandbox_unavailable(); i++) {
+        const char *file = files[i], *fmt = NULL;
+        unmeta_source *src = NULL;
+        if (strcmp(file, "-") == 0) {
+            if (!o->stdin_src && unmeta_source_new_fd(&o->stdin_src, 0) == 0 &&
+                unmeta_probe(&fmt, ctx, o->stdin_src) == 0 && fmt && strcmp(fmt, "media") == 0)
+                media = 1;
+        } else {
+            struct stat st;
+            sandbox_allow_read(sb, file, 0);
+            /* Probing reads the file: only a regular one can be read twice.
+             * A pipe (/dev/stdin, <(...)) could be anything. */
+            if (stat(file, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+                media = 1;
+            else if (!media && unmeta_source_new_path(&src, file) == 0 && unmeta_probe(&fmt, ctx, src) == 0 &&
+                     fmt && strcmp(fmt, "media") == 0)
+                media = 1;
+            unmeta_source_free(src);
+        }
+        char *out = NULL;
+        int to_stdout;
+        if (is_strip && output_for(o, file, &out, &to_stdout, 0) == 0 && out)
+            sandbox_allow_write_beside(sb, out, o->b.in_place || o->b.force ? SANDBOX_REPLACE : 0);
+        if (is_strip)
+            free(out);
+    }
+    if (media)
+        sandbox_need_media(sb);
+    int rc = sandbox_enter(sb, o->b.verbose);
+    sandbox_free(sb);
+    return rc;
+}
+
+static void print_version(void)
+{
+    printf("unmeta %s\n", unmeta_version_string());
+    if (sandbox_unavailable())
+        printf("sandbox: unavailable (%s): the command runs unconfined\n", sandbox_unavailable());
 }
 
 int main(int argc, char **argv)
@@ -460,7 +549,7 @@ int main(int argc, char **argv)
     o.b.progress = -1;
 
     enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
-           OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
+           OPT_NO_SANDBOX, OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
         { "dir", required_argument, NULL, 'd' },
@@ -475,6 +564,7 @@ int main(int argc, char **argv)
         { "jobs", required_argument, NULL, 'j' },
         { "progress", no_argument, NULL, OPT_PROGRESS },
         { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+        { "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -491,7 +581,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
-        printf("unmeta %s\n", unmeta_version_string());
+        print_version();
         return 0;
     }
     if (argc < 2) {
@@ -517,6 +607,7 @@ int main(int argc, char **argv)
         case OPT_INCLUDE_CLEAN: o.b.include_clean = 1; break;
         case OPT_PROGRESS: o.b.progress = 1; break;
         case OPT_NO_PROGRESS: o.b.progress = 0; break;
+        case OPT_NO_SANDBOX: o.b.no_sandbox = 1; break;
         case 'j': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -549,7 +640,7 @@ int main(int argc, char **argv)
             break;
         }
         case 'h': usage(stdout); return 0;
-        case 'V': printf("unmeta %s\n", unmeta_version_string()); return 0;
+        case 'V': print_version(); return 0;
         default: usage(stderr); return EXIT_ERROR;
         }
     }
@@ -616,6 +707,11 @@ int main(int argc, char **argv)
     }
     unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.b.icc);
     unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.b.apply_orientation);
+    if (confine(&o, ctx, files, nfiles, is_strip) < 0) {
+        unmeta_source_free(o.stdin_src);
+        unmeta_ctx_free(ctx);
+        return EXIT_ERROR;
+    }
     for (int i = 0; i < nfiles; i++) {
         int s;
         if (is_strip)
@@ -626,6 +722,7 @@ int main(int argc, char **argv)
         if (s > status)
             status = s;
     }
+    unmeta_source_free(o.stdin_src);
     unmeta_ctx_free(ctx);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "%s: writing to standard output failed: %s\n", prog, strerror(errno));

@@ -126,6 +126,12 @@ static int av_ready(um_job *job)
     return 0;
 }
 
+int um_av_preload(void)
+{
+    pthread_once(&av_once, av_load);
+    return av_loaded ? 0 : UNMETA_E_FEATURE;
+}
+
 #define IOBUF (64 << 10)
 #define MAX_REPORTED_CHAPTERS 64
 

@@ -15,4 +15,10 @@ int um_av_inspect(um_job *job, const char *container);
 /* Remuxes the kept streams to sink with no tags, chapters or attachments. */
 int um_av_strip(um_job *job, unmeta_sink *sink, const char *container);
 
+/* Loads FFmpeg's libraries now instead of on the first media file: the
+ * command calls it before confining itself (cli/sandbox.c), since a
+ * confined process can open no library. 0, or UNMETA_E_FEATURE when they
+ * cannot be loaded (the first media file then says why). */
+int um_av_preload(void);
+
 #endif
