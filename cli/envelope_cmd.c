@@ -126,7 +126,15 @@ static int confine(int no_sandbox, unmeta_ctx *ctx, unmeta_source *src, const ch
     if (!no_sandbox && !sandbox_unavailable()) {
         if (strcmp(file, "-") != 0)
             sandbox_allow_read(sb, file, 0);
-        if (unmeta_probe(&fmt, ctx, src) == 0 && strip && fmt && strcmp(fmt, "media") == 0)
+        /* Probing reads the input: for seal's strip (is it media?) and to
+         * spool standard input; an input that cannot be read ends here. */
+        int prc = strip || strcmp(file, "-") == 0 ? unmeta_probe(&fmt, ctx, src) : 0;
+        if (prc == UNMETA_E_IO || prc == UNMETA_E_NOMEM || prc == UNMETA_E_LIMIT) {
+            say("%s: %s", file, unmeta_ctx_last_error(ctx));
+            sandbox_free(sb);
+            return -1;
+        }
+        if (prc == 0 && strip && fmt && strcmp(fmt, "media") == 0)
             sandbox_need_media(sb);
         if (strcmp(out, "-") != 0)
             sandbox_allow_write_beside(sb, out, force ? SANDBOX_REPLACE : 0);

@@ -502,9 +502,10 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
     for (int i = 0; i < nfiles && !o->b.no_sandbox && !sandbox_unavailable(); i++) {
         const char *file = files[i], *fmt = NULL;
         unmeta_source *src = NULL;
+        int prc = 0;
         if (strcmp(file, "-") == 0) {
             if (!o->stdin_src && unmeta_source_new_fd(&o->stdin_src, 0) == 0 &&
-                unmeta_probe(&fmt, ctx, o->stdin_src) == 0 && fmt && strcmp(fmt, "media") == 0)
+                (prc = unmeta_probe(&fmt, ctx, o->stdin_src)) == 0 && fmt && strcmp(fmt, "media") == 0)
                 media = 1;
         } else {
             struct stat st;
@@ -513,10 +514,18 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
              * A pipe (/dev/stdin, <(...)) could be anything. */
             if (stat(file, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
                 media = 1;
-            else if (!media && unmeta_source_new_path(&src, file) == 0 && unmeta_probe(&fmt, ctx, src) == 0 &&
+            else if (!media && unmeta_source_new_path(&src, file) == 0 && (prc = unmeta_probe(&fmt, ctx, src)) == 0 &&
                      fmt && strcmp(fmt, "media") == 0)
                 media = 1;
             unmeta_source_free(src);
+        }
+        /* Probing read the input: one that cannot be read ends the run
+         * here, before any output (a missing file is left to the job's own
+         * message). */
+        if (prc == UNMETA_E_IO || prc == UNMETA_E_NOMEM || prc == UNMETA_E_LIMIT) {
+            fprintf(stderr, "%s: %s: %s\n", prog, file, unmeta_ctx_last_error(ctx));
+            sandbox_free(sb);
+            return -1;
         }
         char *out = NULL;
         int to_stdout;

@@ -290,8 +290,9 @@ static const char *const allowed[] = {
     "lseek", "_llseek", "close", "fstat", "fstat64", "newfstatat", "fstatat64", "stat", "stat64", "lstat",
     "lstat64", "statx", "fcntl", "fcntl64", "dup", "dup3", "fsync", "fdatasync", "ftruncate", "ftruncate64",
     "fchmod", "fchown", "fadvise64", "fadvise64_64", "copy_file_range", "getdents64",
-    /* paths: realpath, the temporary file's rename, -d's folders */
+    /* paths: realpath, the temporary file's link or rename, -d's folders */
     "readlink", "readlinkat", "getcwd", "access", "faccessat", "faccessat2", "rename", "renameat", "renameat2",
+    "link", "linkat", /* an unnamed (O_TMPFILE) output given its name */
     "unlink", "unlinkat", "mkdir", "mkdirat",
     /* memory */
     "brk", "mmap", "mmap2", "munmap", "mremap", "mprotect", "madvise", "mlock", "munlock",

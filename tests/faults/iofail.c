@@ -71,6 +71,10 @@ static unsigned long counts[K_COUNT];
 static size_t short_read, short_write;
 static int no_tmpfile;
 static const char *count_file, *log_file;
+/* Opened once, early: a confined unmeta (cli/sandbox.c) may not open them
+ * later. */
+static int count_fd = -1, log_fd = -1;
+static void open_reports(void) __attribute__((constructor));
 static int ready;
 
 static int err_by_name(const char *s)
@@ -188,11 +192,8 @@ static void log_line(const char *fmt, ...)
         return;
     if ((size_t)n >= sizeof(line))
         n = sizeof(line) - 1;
-    int fd = get_open()(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        (void)!get_write()(fd, line, (size_t)n);
-        get_close()(fd);
-    }
+    if (log_fd >= 0)
+        (void)!get_write()(log_fd, line, (size_t)n);
 }
 
 /* Counts one call of kind; returns the errno to fail it with, or 0. */
@@ -224,6 +225,15 @@ static int short_fd(int fd)
     return fd >= 0 && fd != 2 && fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode));
 }
 
+static void open_reports(void)
+{
+    setup();
+    if (count_file && count_fd < 0)
+        count_fd = get_open()(count_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_file && log_fd < 0)
+        log_fd = get_open()(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
 static void put_counts(void) __attribute__((destructor));
 static void put_counts(void)
 {
@@ -235,11 +245,8 @@ static void put_counts(void)
     for (int i = 0; i < K_COUNT; i++)
         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s %lu\n", kind_name[i],
                               __atomic_load_n(&counts[i], __ATOMIC_RELAXED));
-    int fd = get_open()(count_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        (void)!get_write()(fd, buf, o);
-        get_close()(fd);
-    }
+    if (count_fd >= 0)
+        (void)!get_write()(count_fd, buf, o);
 }
 
 #define FAIL(e) do { errno = (e); return -1; } while (0)
