@@ -6,7 +6,13 @@
  * buffer, so format code can walk structures anywhere in the file and scan
  * long runs (entropy-coded data, mdat) quickly. A source that cannot seek
  * (a pipe, callbacks without seek) is spooled first, to memory up to
- * UNMETA_OPT_SPOOL_LIMIT and to an anonymous temporary file beyond.
+ * UNMETA_OPT_SPOOL_LIMIT and to an unnamed temporary file in $TMPDIR beyond,
+ * up to UNMETA_OPT_MAX_SPOOL in all. Output cannot start before the whole
+ * input is read anyway: a format only knows the input is sound at its end,
+ * and a pipe sink cannot take back what it was given.
+ *
+ * Every byte fetched from a file or callbacks passes through one function,
+ * which counts it for the progress callback and polls cancellation.
  *
  * A sink is where the output goes. Its errors are sticky: the first failure
  * is kept and every later write is refused. A path sink writes a temporary
