@@ -146,7 +146,11 @@ UNMETA_API int32_t unmeta_source_new_path(unmeta_source **out, const char *path)
  * disappears when the source is freed, or if the process dies. An input
  * longer than UNMETA_OPT_MAX_SPOOL (default 4 GiB, memory included) is
  * refused with UNMETA_E_LIMIT; a stream that failed part-way cannot be read
- * again, and later operations on its source fail with UNMETA_E_STATE. */
+ * again, and later operations on its source fail with UNMETA_E_STATE.
+ * Likewise a sink that cannot seek never receives a partial output: the
+ * formats remuxed through libavformat, which write as they go, write to
+ * such a sink through an unnamed temporary file in $TMPDIR, under the same
+ * limit (judged on the input's size). */
 /* An open descriptor, not owned and not closed; pipes are spooled. */
 UNMETA_API int32_t unmeta_source_new_fd(unmeta_source **out, int32_t fd);
 /* Bytes the caller keeps alive and unchanged until the source is freed. */

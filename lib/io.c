@@ -531,6 +531,7 @@ struct unmeta_sink {
     size_t mem_pos;              /* write position (after a seek) */
     unmeta_io_callbacks cb;      /* SNK_CB */
     void *user;
+    int own_fd;                  /* SNK_FD: a staging file this sink closes */
     uint8_t *wbuf;               /* gathered small writes (fd kinds) */
     size_t wlen;
     int state;                   /* 0 fresh, 1 writing, 2 committed, 3 aborted */
@@ -606,7 +607,7 @@ void unmeta_sink_free(unmeta_sink *s)
         return;
     if (s->state == 1)
         um_sink_abort(s);
-    if (s->kind == SNK_PATH && s->fd >= 0)
+    if ((s->kind == SNK_PATH || s->own_fd) && s->fd >= 0)
         close(s->fd);
     free(s->mem);
     free(s->wbuf);
@@ -895,6 +896,57 @@ int um_sink_commit(unmeta_sink *s)
     }
     s->state = 2;
     return 0;
+}
+
+int um_sink_new_stage(um_job *job, unmeta_sink **out)
+{
+    *out = NULL;
+    uint64_t size = um_reader_size(job->in), cap = job->ctx->limits.max_spool;
+    if (size > cap)
+        return um_fail(job, UNMETA_E_LIMIT,
+                       "the output cannot seek (a pipe or a stream) and is staged in a temporary file, which an "
+                       "input of %llu bytes would make longer than the %llu-byte spool limit (UNMETA_OPT_MAX_SPOOL)",
+                       (unsigned long long)size, (unsigned long long)cap);
+    int fd = open_spool_file(job, 0);
+    if (fd < 0)
+        return fd;
+    int rc = new_sink(out, SNK_FD);
+    if (rc < 0) {
+        close(fd);
+        return um_fail(job, rc, "out of memory");
+    }
+    (*out)->fd = fd;
+    (*out)->own_fd = 1;
+    return 0;
+}
+
+int um_sink_send_stage(um_job *job, unmeta_sink *stage, unmeta_sink *dst)
+{
+    uint8_t *buf = NULL;
+    int64_t end = 0;
+    int rc = um_sink_seek(stage, 0, 2, &end); /* flushes what is gathered */
+    if (rc < 0)
+        return um_fail(job, rc, "%s", um_sink_error(stage));
+    buf = um_malloc(job, UM_READ_BUF);
+    if (!buf)
+        return job->err;
+    for (uint64_t off = 0; off < (uint64_t)end;) {
+        size_t n = (uint64_t)end - off < UM_READ_BUF ? (size_t)((uint64_t)end - off) : UM_READ_BUF;
+        ssize_t k = pread(stage->fd, buf, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = um_fail(job, UNMETA_E_IO, "reading back the staged output failed: %s",
+                         k == 0 ? "it shrank" : strerror(errno));
+            break;
+        }
+        rc = um_sink_write(dst, buf, (size_t)k);
+        if (rc < 0)
+            break; /* the caller reports the sink's error */
+        off += (uint64_t)k;
+    }
+    free(buf);
+    return rc < 0 ? rc : 0;
 }
 
 void um_sink_abort(unmeta_sink *s)

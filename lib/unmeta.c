@@ -375,16 +375,24 @@ static int run_job(unmeta_report **report_out, unmeta_ctx *ctx, unmeta_source *s
     /* A strip through a plan reads, then writes: progress has two halves. */
     job.prog.split = sink && !fmt->strip;
     if (sink && fmt->strip) {
-        /* A module that writes its output itself (a remux). */
-        rc = fmt->strip(&job, sink);
+        /* A module that writes its output itself (a remux), as it goes: a
+         * sink that cannot seek (a pipe) gets the output only once it is
+         * whole, through a staging file, like every other format's. */
+        unmeta_sink *stage = NULL;
+        if (!um_sink_seekable(sink))
+            UM_TRY_GOTO(rc, um_sink_new_stage(&job, &stage), done);
+        rc = fmt->strip(&job, stage ? stage : sink);
         if (rc >= 0 && job.err < 0)
             rc = job.err;
+        if (rc >= 0 && stage)
+            rc = um_sink_send_stage(&job, stage, sink);
         if (rc >= 0)
             rc = um_job_progress_end(&job);
         if (rc >= 0)
             rc = um_sink_commit(sink);
         if (rc < 0 && job.err == 0)
             um_fail(&job, rc, "%s", um_sink_error(sink));
+        unmeta_sink_free(stage);
         goto done;
     }
     rc = fmt->run(&job);
