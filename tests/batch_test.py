@@ -65,15 +65,17 @@ def test_mirror_tree_clean_outputs(t):
     r = unmeta("strip", "-r", "-d", out, root)
     assert r.returncode == 2, f"a broken file must give exit 2, got {r.returncode}: {r.stderr}"
     assert snapshot(root) == before, "the inputs changed"
+    # The folder named is mirrored under its own name: OUT/in/...
     got = sorted(snapshot(out))
-    assert got == sorted(PHOTOS), f"the mirror holds {got}, expected {sorted(PHOTOS)}"
+    want = sorted(os.path.join("in", p) for p in PHOTOS)
+    assert got == want, f"the mirror holds {got}, expected {want}"
     for rel in PHOTOS:
-        p = os.path.join(out, rel)
+        p = os.path.join(out, "in", rel)
         t.assert_clean(p)
         assert CANARY.encode() not in read(p), f"{rel} still holds the canary"
         assert harness.pixels(p) == harness.pixels(os.path.join(root, rel)), f"{rel}: pixels changed"
     # Folders of the mirror take 0755 & ~umask; the text-only folders hold nothing.
-    mode = os.stat(os.path.join(out, "a", "b", "c")).st_mode & 0o777
+    mode = os.stat(os.path.join(out, "in", "a", "b", "c")).st_mode & 0o777
     mask = os.umask(0)
     os.umask(mask)
     assert mode == 0o755 & ~mask, oct(mode)
@@ -143,7 +145,7 @@ def test_follow_symlinks(t):
     os.mkdir(out)
     r = unmeta("strip", "-r", "--follow-symlinks", "-d", out, root)
     assert r.returncode == 0, r.stderr
-    t.assert_clean(os.path.join(out, "a", "link.jpg"))
+    t.assert_clean(os.path.join(out, "in", "a", "link.jpg"))
 
 
 def test_default_names_beside_inputs(t):
@@ -176,8 +178,8 @@ def test_json_lines(t):
         assert x["format"] == ("png" if rel.endswith(".png") else "jpeg"), x
         assert x["removed"]["location"] >= 1 and x["removed"]["device"] >= 1, x
         assert x["bytes_in"] == os.path.getsize(os.path.join(root, rel)), x
-        assert x["bytes_out"] == os.path.getsize(os.path.join(out, rel)), x
-        assert x["output"] == os.path.join(out, rel), x
+        assert x["bytes_out"] == os.path.getsize(os.path.join(out, "in", rel)), x
+        assert x["output"] == os.path.join(out, "in", rel), x
         assert "error" not in x
     assert by["a/broken.jpg"]["status"] == "refused" and by["a/broken.jpg"]["error"], by["a/broken.jpg"]
     assert by["a/broken.jpg"]["bytes_out"] is None
