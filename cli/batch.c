@@ -951,7 +951,8 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
     if (jobs > b.files.n)
         jobs = b.files.n ? b.files.n : 1;
     b.show_progress = o->progress < 0 ? isatty(2) : o->progress;
-    b.start = b.last_draw = now_s();
+    b.start = now_s();
+    b.last_draw = b.start - 1; /* the first event draws at once */
     pthread_mutex_init(&b.lock, NULL);
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof(sa));
