@@ -44,6 +44,7 @@ static const char *const status_name[] = { "pending", "cleaned", "clean", "skipp
 typedef struct item {
     char *path;             /* as walked or named */
     char *out;              /* the output path; NULL for --in-place (resolved by the worker) */
+    char *key_in, *key_out; /* canonical input and output, for cli_check_targets() */
     uint64_t size;          /* bytes, from the walk */
     int named;              /* named on the command line (not found by the walk) */
     /* Written by the one worker that takes the item: */
@@ -64,17 +65,29 @@ typedef struct batch {
     const batch_opts *o;
     list files;
     uint64_t total_bytes;
-    size_t passed_links, passed_outputs, passed_cycles;
+    size_t passed_links, passed_outputs, passed_cycles, passed_repeats;
     size_t removed_temps;   /* stale temporary files of killed runs, removed by the walk */
+    int passed_outdir;      /* the -d folder was met inside an input folder and not walked */
     int show_progress;
     pthread_mutex_t lock;   /* guards everything below */
     size_t next;            /* the next item to take */
     size_t done;
     size_t cleaned;
-    uint64_t done_bytes;
+    uint64_t done_bytes;    /* input bytes of the files done */
+    uint64_t inflight;      /* bytes done inside the files in progress (sum of the workers' slots) */
     double start, last_draw;
     int drawn;              /* a progress line is on the screen */
 } batch;
+
+/* A worker's share of the progress line: bytes done inside its current
+ * file. The library reports each operation from 0 to the file's size; an
+ * --in-place file is inspected, then stripped, each counting for half. */
+typedef struct slot {
+    batch *b;
+    uint64_t base;          /* bytes of the file already accounted for by an earlier operation */
+    int half;               /* this operation counts for half the file */
+    uint64_t shown;         /* what this slot adds to b->inflight (under b->lock) */
+} slot;
 
 /* Set by SIGINT/SIGTERM: workers take no new file, and the library, polling
  * its cancel callback, abandons the current one and removes its temporary
@@ -224,13 +237,163 @@ static int stale_temp(const char *name, const struct stat *st)
     return time(NULL) - st->st_mtime > 24 * 3600;
 }
 
+char *cli_canonical(const char *path, int follow)
+{
+    if (follow || strcmp(path, ".") == 0 || strcmp(path, "/") == 0) {
+        char *r = realpath(path, NULL);
+        if (r || strcmp(path, ".") == 0 || strcmp(path, "/") == 0)
+            return r ? r : strdup(path);
+    }
+    /* The folder part, resolved; then the last part as it is. */
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    const char *slash = memrchr(path, '/', len);
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = len - (size_t)(base - path);
+    char *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+    char *cd = dir ? cli_canonical(dir, 1) : NULL;
+    free(dir);
+    if (!cd || blen == 0 || (blen == 1 && base[0] == '.'))
+        return cd;
+    if (blen == 2 && base[0] == '.' && base[1] == '.') {
+        char *up = strrchr(cd, '/');
+        if (up)
+            up[up == cd] = '\0';
+        return cd;
+    }
+    size_t n = strlen(cd) + blen + 2;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s%.*s", cd, strcmp(cd, "/") == 0 ? "" : "/", (int)blen, base);
+    free(cd);
+    return out;
+}
+
+static const cli_target *sort_base;
+
+static int cmp_target_out(const void *a, const void *b)
+{
+    const cli_target *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+    int c = strcmp(x->key_out, y->key_out);
+    return c ? c : (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+static int cmp_target_in(const void *a, const void *b)
+{
+    return strcmp(sort_base[*(const size_t *)a].key_in, sort_base[*(const size_t *)b].key_in);
+}
+
+#define MAX_COLLISIONS_SHOWN 5
+
+int cli_check_targets(cli_target *t, size_t n, int in_place)
+{
+    size_t *by_out = malloc((n ? n : 1) * sizeof(size_t)), *by_in = malloc((n ? n : 1) * sizeof(size_t));
+    size_t nout = 0, nin = 0, bad = 0;
+    if (!by_out || !by_in) {
+        free(by_out);
+        free(by_in);
+        fprintf(stderr, "unmeta: out of memory\n");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].key_in)
+            by_in[nin++] = i;
+        if (t[i].key_in && t[i].key_out)
+            by_out[nout++] = i;
+    }
+    /* Called from main() only, before any thread exists. */
+    sort_base = t;
+    qsort(by_out, nout, sizeof(size_t), cmp_target_out);
+    qsort(by_in, nin, sizeof(size_t), cmp_target_in);
+    /* One output, several targets: the same file again, or a collision. */
+    for (size_t a = 0; a < nout;) {
+        size_t z = a + 1;
+        while (z < nout && strcmp(t[by_out[z]].key_out, t[by_out[a]].key_out) == 0)
+            z++;
+        for (size_t k = a + 1; k < z; k++) {
+            cli_target *first = &t[by_out[a]], *again = &t[by_out[k]];
+            if (strcmp(first->key_in, again->key_in) == 0) {
+                again->repeat = 1;
+                fprintf(stderr, "unmeta: %s: named more than once (also as %s); stripped once\n", again->name,
+                        first->name);
+            } else if (bad++ < MAX_COLLISIONS_SHOWN) {
+                fprintf(stderr, "unmeta: %s and %s would both be written to %s\n", first->name, again->name,
+                        first->out_name ? first->out_name : first->key_out);
+            }
+        }
+        a = z;
+    }
+    /* An output that is an input of the run: it would be replaced before,
+     * or after, it is read. */
+    for (size_t k = 0; k < nout && !in_place; k++) {
+        cli_target *x = &t[by_out[k]];
+        size_t lo = 0, hi = nin;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = strcmp(t[by_in[mid]].key_in, x->key_out);
+            if (c == 0) {
+                const cli_target *victim = &t[by_in[mid]];
+                if (bad++ < MAX_COLLISIONS_SHOWN) {
+                    if (strcmp(victim->key_in, x->key_in) == 0)
+                        fprintf(stderr, "unmeta: %s: the output is the input; use --in-place\n", x->name);
+                    else
+                        fprintf(stderr, "unmeta: the output of %s would replace the input %s\n", x->name,
+                                victim->name);
+                }
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    free(by_out);
+    free(by_in);
+    if (bad > MAX_COLLISIONS_SHOWN)
+        fprintf(stderr, "unmeta: ... and %zu more\n", bad - MAX_COLLISIONS_SHOWN);
+    if (bad) {
+        fprintf(stderr, "unmeta: nothing was written: %zu output%s would overwrite another output or an input "
+                "of this run (see above); use separate -d folders, or separate runs\n", bad, bad == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
+/* The name a folder named on the command line gets under -d DIR: its last
+ * part as given ("A/photos/" -> "photos"), or, for ".", ".." and the like,
+ * the real folder's name. "" for the root folder. NULL when out of memory
+ * or unresolvable. */
+static char *root_name(const char *root)
+{
+    size_t len = strlen(root);
+    while (len > 1 && root[len - 1] == '/')
+        len--;
+    const char *slash = memrchr(root, '/', len);
+    const char *b = slash ? slash + 1 : root;
+    size_t bl = len - (size_t)(b - root);
+    if (bl == 0 || (bl == 1 && (b[0] == '.' || b[0] == '/')) || (bl == 2 && b[0] == '.' && b[1] == '.')) {
+        char *r = realpath(root, NULL);
+        if (!r)
+            return NULL;
+        char *name = strdup(strrchr(r, '/') + 1);
+        free(r);
+        return name;
+    }
+    return strndup(b, bl);
+}
+
 static int cmp_names(const FTSENT **a, const FTSENT **b)
 {
     return strcmp((*a)->fts_name, (*b)->fts_name);
 }
 
-/* Lists the regular files under root; with -d, their mirrored output paths. */
-static void walk(batch *b, const char *root, const struct stat *outdir)
+/* Lists the regular files under root; with -d, their output paths under
+ * DIR/NAME, NAME being the root's own name. canon_root and canon_out (-d)
+ * are canonical (cli_canonical). */
+static void walk(batch *b, const char *root, const struct stat *outdir, const char *name, const char *canon_root,
+                 const char *canon_out)
 {
     const batch_opts *o = b->o;
     char *roots[2] = { (char *)root, NULL };
@@ -246,8 +409,10 @@ static void walk(batch *b, const char *root, const struct stat *outdir)
         switch (e->fts_info) {
         case FTS_D:
             /* Never walk into the output folder: it holds earlier results. */
-            if (outdir && e->fts_statp->st_dev == outdir->st_dev && e->fts_statp->st_ino == outdir->st_ino)
+            if (outdir && e->fts_statp->st_dev == outdir->st_dev && e->fts_statp->st_ino == outdir->st_ino) {
                 fts_set(fts, e, FTS_SKIP);
+                b->passed_outdir = 1;
+            }
             break;
         case FTS_F: {
             if (ends_with(e->fts_name, ".unmeta-tmp")) {
@@ -264,12 +429,26 @@ static void walk(batch *b, const char *root, const struct stat *outdir)
             }
             item *it = list_add(&b->files, e->fts_path, (uint64_t)e->fts_statp->st_size, 0);
             b->total_bytes += it->size;
+            const char *rel = e->fts_path + (strncmp(e->fts_path, root, rootlen) == 0 ? rootlen : 0);
+            /* A physical walk meets no link below the root: the walked path
+             * under the canonical root is canonical. */
+            char *key_path = join(canon_root, rel);
+            it->key_in = o->follow_symlinks ? realpath(e->fts_accpath, NULL) : NULL;
+            if (!it->key_in && key_path)
+                it->key_in = xstrdup(key_path);
             if (o->dir) {
-                const char *rel = e->fts_path + (strncmp(e->fts_path, root, rootlen) == 0 ? rootlen : 0);
-                it->out = join(o->dir, rel);
-            } else if (!o->in_place) {
+                char *sub = join(o->dir, name), *csub = join(canon_out, name);
+                it->out = sub ? join(sub, rel) : NULL;
+                it->key_out = csub ? join(csub, rel) : NULL;
+                free(sub);
+                free(csub);
+            } else if (o->in_place) {
+                it->key_out = it->key_in ? xstrdup(it->key_in) : NULL;
+            } else {
                 it->out = cli_clean_name(e->fts_path);
+                it->key_out = key_path ? cli_clean_name(key_path) : NULL;
             }
+            free(key_path);
             break;
         }
         case FTS_SL:
@@ -398,7 +577,7 @@ static int inspect_file(unmeta_ctx *ctx, item *it)
     return dirty;
 }
 
-static void process(unmeta_ctx *ctx, const batch_opts *o, item *it)
+static void process(unmeta_ctx *ctx, const batch_opts *o, item *it, slot *sl)
 {
     unmeta_source *src = NULL;
     unmeta_sink *dst = NULL;
@@ -411,9 +590,12 @@ static void process(unmeta_ctx *ctx, const batch_opts *o, item *it)
 
     if (it->status != ST_PENDING)
         return; /* failed during the walk */
+    sl->base = 0;
+    sl->half = o->in_place;
     if (o->in_place) {
         /* A clean file is left untouched (same bytes, same times). */
         int dirty = inspect_file(ctx, it);
+        sl->base = it->size / 2; /* the strip counts for the other half */
         if (dirty <= 0) {
             if (dirty == 0) {
                 it->status = ST_CLEAN;
@@ -496,9 +678,12 @@ static void draw_progress(batch *b, int force)
     if (!b->show_progress || (!force && t - b->last_draw < 0.1))
         return;
     b->last_draw = t;
-    double el = t - b->start, mb = (double)b->done_bytes / 1e6;
+    uint64_t bytes = b->done_bytes + b->inflight;
+    if (bytes > b->total_bytes)
+        bytes = b->total_bytes; /* a file that grew since the walk */
+    double el = t - b->start, mb = (double)bytes / 1e6;
     double rate = el > 0 ? mb / el : 0;
-    double left = (double)(b->total_bytes - b->done_bytes) / 1e6;
+    double left = (double)(b->total_bytes - bytes) / 1e6;
     fprintf(stderr, "\r\033[K[%zu/%zu] %zu files cleaned, %.1f MB, %.1f MB/s", b->done, b->files.n,
             b->cleaned, mb, rate);
     if (rate > 0)
@@ -568,9 +753,27 @@ static void report_item(batch *b, const item *it)
 
 /* ---- workers -------------------------------------------------------------- */
 
+static int32_t on_progress(uint64_t done, uint64_t total, void *user)
+{
+    slot *sl = user;
+    batch *b = sl->b;
+    if (total == 0)
+        return 0; /* only a piped input has no size yet; batches take files */
+    uint64_t v = sl->base + (sl->half ? done / 2 : done);
+    pthread_mutex_lock(&b->lock);
+    if (v > sl->shown) {
+        b->inflight += v - sl->shown;
+        sl->shown = v;
+    }
+    draw_progress(b, 0);
+    pthread_mutex_unlock(&b->lock);
+    return 0;
+}
+
 static void *worker(void *arg)
 {
-    batch *b = arg;
+    slot *sl = arg;
+    batch *b = sl->b;
     unmeta_ctx *ctx = NULL;
     int ok = unmeta_ctx_new(&ctx) == 0;
     if (ok) {
@@ -579,6 +782,8 @@ static void *worker(void *arg)
         if (b->o->limits)
             ok = cli_apply_limits(ctx, b->o->limits) < 0; /* main.c validated them */
         unmeta_ctx_set_cancel(ctx, cancel_requested, NULL);
+        if (b->show_progress)
+            unmeta_ctx_set_progress(ctx, on_progress, sl);
     }
     for (;;) {
         pthread_mutex_lock(&b->lock);
@@ -588,10 +793,12 @@ static void *worker(void *arg)
             break;
         item *it = &b->files.v[i];
         if (ok)
-            process(ctx, b->o, it);
+            process(ctx, b->o, it, sl);
         else if (it->status == ST_PENDING)
             set_error(it, ST_ERROR, UNMETA_E_NOMEM, "out of memory");
         pthread_mutex_lock(&b->lock);
+        b->inflight -= sl->shown;
+        sl->shown = 0;
         b->done++;
         b->done_bytes += it->size;
         if (it->status == ST_CLEANED)
@@ -628,7 +835,7 @@ static void summary(const batch *b)
     if (b->removed_temps)
         fprintf(stderr, "unmeta: removed %zu stale temporary file%s (*.unmeta-tmp) left by an interrupted run\n",
                 b->removed_temps, b->removed_temps == 1 ? "" : "s");
-    if (b->passed_links || b->passed_outputs || b->passed_cycles) {
+    if (b->passed_links || b->passed_outputs || b->passed_cycles || b->passed_repeats || b->passed_outdir) {
         const char *sep = "";
         fputs("unmeta: passed over", stderr);
         if (b->passed_links)
@@ -638,7 +845,13 @@ static void summary(const batch *b)
             fprintf(stderr, "%s %zu earlier output%s (*.clean.*, see --include-clean)", sep, b->passed_outputs,
                     b->passed_outputs == 1 ? "" : "s"), sep = ",";
         if (b->passed_cycles)
-            fprintf(stderr, "%s %zu folder loop%s", sep, b->passed_cycles, b->passed_cycles == 1 ? "" : "s");
+            fprintf(stderr, "%s %zu folder loop%s", sep, b->passed_cycles, b->passed_cycles == 1 ? "" : "s"),
+                sep = ",";
+        if (b->passed_repeats)
+            fprintf(stderr, "%s %zu file%s named more than once", sep, b->passed_repeats,
+                    b->passed_repeats == 1 ? "" : "s"), sep = ",";
+        if (b->passed_outdir)
+            fprintf(stderr, "%s the output folder %s", sep, o->dir);
         fputc('\n', stderr);
     }
     /* Refusals grouped by reason (the error code's description), then errors. */
@@ -715,6 +928,8 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
     batch b;
     struct stat outdir_st, st;
     const struct stat *outdir = NULL;
+    char *canon_out = NULL;
+    int refuse = 0, status = 0;
     memset(&b, 0, sizeof(b));
     b.o = o;
     if (o->dir) {
@@ -723,6 +938,11 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
             return EXIT_ERROR;
         }
         outdir = &outdir_st;
+        canon_out = cli_canonical(o->dir, 1);
+        if (!canon_out) {
+            fprintf(stderr, "unmeta: %s: cannot resolve: %s\n", o->dir, strerror(errno));
+            return EXIT_ERROR;
+        }
     }
     for (int a = 0; a < nargs; a++) {
         const char *arg = args[a];
@@ -731,17 +951,45 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
         } else if (stat(arg, &st) != 0) {
             add_failed(&b.files, arg, 1, "cannot open", strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
-            if (o->recursive)
-                walk(&b, arg, outdir);
-            else
+            if (!o->recursive) {
                 add_failed(&b.files, arg, 1, "", "is a folder; use -r to walk it");
+                continue;
+            }
+            if (outdir && st.st_dev == outdir->st_dev && st.st_ino == outdir->st_ino) {
+                fprintf(stderr, "unmeta: %s: -d names this input folder itself; its outputs would mix with its "
+                        "inputs: use --in-place, or another folder\n", arg);
+                refuse = 1;
+                continue;
+            }
+            char *name = o->dir ? root_name(arg) : NULL;
+            char *canon_root = cli_canonical(arg, 1);
+            if (o->dir && name && !*name) {
+                fprintf(stderr, "unmeta: %s: the root folder has no name to mirror under %s; name the folders "
+                        "under it instead\n", arg, o->dir);
+                refuse = 1;
+            } else if ((o->dir && !name) || !canon_root) {
+                add_failed(&b.files, arg, 1, "cannot resolve", strerror(errno));
+            } else {
+                walk(&b, arg, outdir, name, canon_root, canon_out);
+            }
+            free(name);
+            free(canon_root);
         } else if (S_ISREG(st.st_mode)) {
             item *it = list_add(&b.files, arg, (uint64_t)st.st_size, 1);
             b.total_bytes += it->size;
-            if (o->dir)
-                it->out = join(o->dir, strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg);
-            else if (!o->in_place)
+            it->key_in = realpath(arg, NULL);
+            char *key_path = cli_canonical(arg, 0);
+            const char *base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+            if (o->dir) {
+                it->out = join(o->dir, base);
+                it->key_out = join(canon_out, base);
+            } else if (o->in_place) {
+                it->key_out = it->key_in ? xstrdup(it->key_in) : NULL;
+            } else {
                 it->out = cli_clean_name(arg);
+                it->key_out = key_path ? cli_clean_name(key_path) : NULL;
+            }
+            free(key_path);
         } else {
             add_failed(&b.files, arg, 1, "", "not a regular file");
         }
@@ -749,6 +997,47 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
     /* The summary names paths in one order whatever the walk and schedule. */
     if (b.files.n > 1)
         qsort(b.files.v, b.files.n, sizeof(item), cmp_item_path);
+    /* Before any work: no output may land on another's or on an input, and
+     * a file met twice is stripped once. */
+    if (!refuse) {
+        cli_target *tg = calloc(b.files.n ? b.files.n : 1, sizeof(*tg));
+        if (!tg) {
+            fprintf(stderr, "unmeta: out of memory\n");
+            exit(EXIT_ERROR);
+        }
+        for (size_t i = 0; i < b.files.n; i++) {
+            item *it = &b.files.v[i];
+            tg[i].name = it->path;
+            tg[i].out_name = it->out;
+            if (it->status == ST_PENDING) {
+                tg[i].key_in = it->key_in;
+                tg[i].key_out = it->key_out;
+            }
+        }
+        refuse = cli_check_targets(tg, b.files.n, o->in_place) < 0;
+        /* Drop the repeats, keeping the order. */
+        size_t w = 0;
+        for (size_t i = 0; i < b.files.n; i++) {
+            item *it = &b.files.v[i];
+            if (tg[i].repeat) {
+                b.passed_repeats++;
+                b.total_bytes -= it->size;
+                free(it->path);
+                free(it->out);
+                free(it->error);
+                free(it->key_in);
+                free(it->key_out);
+                continue;
+            }
+            b.files.v[w++] = *it;
+        }
+        b.files.n = w;
+        free(tg);
+    }
+    if (refuse) {
+        status = EXIT_ERROR;
+        goto out;
+    }
 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t jobs = o->jobs > 0 ? (size_t)o->jobs : cpus > 0 ? (size_t)cpus : 1;
@@ -766,7 +1055,8 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
         free(b.files.v);
         return EXIT_ERROR;
     }
-    b.start = b.last_draw = now_s();
+    b.start = now_s();
+    b.last_draw = b.start - 1; /* the first event draws at once */
     pthread_mutex_init(&b.lock, NULL);
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof(sa));
@@ -776,12 +1066,15 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
     sigaction(SIGTERM, &sa, &old_term);
 
     pthread_t tid[MAX_JOBS];
+    slot slots[MAX_JOBS];
     size_t started = 0;
+    for (size_t i = 0; i < jobs; i++)
+        slots[i] = (slot){ &b, 0, 0, 0 };
     for (; started < jobs; started++)
-        if (pthread_create(&tid[started], NULL, worker, &b) != 0)
+        if (pthread_create(&tid[started], NULL, worker, &slots[started]) != 0)
             break;
     if (started == 0)
-        worker(&b); /* no thread could start: do the work here */
+        worker(&slots[0]); /* no thread could start: do the work here */
     for (size_t i = 0; i < started; i++)
         pthread_join(tid[i], NULL);
     pthread_mutex_destroy(&b.lock);
@@ -790,16 +1083,22 @@ int batch_strip(const batch_opts *o, char **args, int nargs)
     sigaction(SIGTERM, &old_term, NULL);
     clear_progress(&b);
     summary(&b);
-    int status = 0;
     for (size_t i = 0; i < b.files.n; i++) {
         item *it = &b.files.v[i];
         if (it->status == ST_REFUSED || it->status == ST_ERROR || it->status == ST_PENDING)
             status = EXIT_ERROR;
+    }
+out:
+    for (size_t i = 0; i < b.files.n; i++) {
+        item *it = &b.files.v[i];
         free(it->path);
         free(it->out);
         free(it->error);
+        free(it->key_in);
+        free(it->key_out);
     }
     free(b.files.v);
+    free(canon_out);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "unmeta: writing to standard output failed: %s\n", strerror(errno));
         status = EXIT_ERROR;

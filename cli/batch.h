@@ -24,12 +24,42 @@ typedef struct batch_opts {
     int no_sandbox;         /* --no-sandbox: do not confine the process (cli/sandbox.h) */
 } batch_opts;
 
-/* --max-block-size, --max-depth, --max-items, --max-memory, --max-inflate:
- * the values are indexed like cli_limit_keys (main.c); 0 keeps the default. */
-#define CLI_LIMITS 5
+/* --max-block-size, --max-depth, --max-items, --max-memory, --max-inflate,
+ * --max-spool: the values are indexed like cli_limit_keys (main.c); 0 keeps
+ * the default. */
+#define CLI_LIMITS 6
 /* Applies the limits given to ctx; returns -1, or the index of the value the
  * library refused. */
 int cli_apply_limits(unmeta_ctx *ctx, const long long *limits);
+
+/* The library's message for a failure, with the command-line option that
+ * raises the limit it names, if any ("... (UNMETA_OPT_MAX_ITEMS) ..." ->
+ * "...; see --max-items"), in buf. */
+const char *cli_error_text(char *buf, size_t n, int rc, const char *detail);
+
+/* The absolute form of PATH with every symbolic link of its folders resolved
+ * (and of PATH itself when follow is set), also for a path whose last parts
+ * do not exist yet; NULL when out of memory. Free it. */
+char *cli_canonical(const char *path, int follow);
+
+/* One input of a strip run and where its output goes, for the checks made
+ * before any work. key_in: the input's canonical path (NULL when it cannot
+ * be read: reported later); key_out: the output's canonical path (NULL for
+ * standard output). */
+typedef struct cli_target {
+    const char *name;       /* as named or walked, for messages */
+    const char *out_name;   /* the output as the user would write it, for messages (NULL: key_out) */
+    char *key_in;
+    char *key_out;
+    int repeat;             /* set: the same file, to the same output, as an earlier target */
+} cli_target;
+
+/* Refuses (with a message on stderr, returning -1) a run in which two
+ * different inputs would be written to one output, or an output would
+ * replace an input of the run (its own one included: that is --in-place);
+ * marks a file named twice for the same output as a repeat, to be stripped
+ * once. With in_place, outputs are the inputs themselves. */
+int cli_check_targets(cli_target *t, size_t n, int in_place);
 
 /* Strips every file named or found under the folders named; prints the
  * summary on stderr. Returns 0 when nothing was refused or failed, else 2. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "unmeta.h"
@@ -44,6 +45,7 @@ static const struct {
     { "max-items", UNMETA_OPT_MAX_ITEMS },
     { "max-memory", UNMETA_OPT_MAX_MEMORY },
     { "max-inflate", UNMETA_OPT_MAX_INFLATE },
+    { "max-spool", UNMETA_OPT_MAX_SPOOL },
 };
 
 int cli_apply_limits(unmeta_ctx *ctx, const long long *limits)
@@ -52,6 +54,30 @@ int cli_apply_limits(unmeta_ctx *ctx, const long long *limits)
         if (limits[i] > 0 && unmeta_ctx_set_option(ctx, cli_limit_keys[i].key, limits[i]) < 0)
             return i;
     return -1;
+}
+
+const char *cli_error_text(char *buf, size_t n, int rc, const char *detail)
+{
+    if (!detail || !*detail)
+        detail = unmeta_strerror(rc);
+    snprintf(buf, n, "%s", detail);
+    if (rc != UNMETA_E_LIMIT)
+        return buf;
+    for (int i = 0; i < CLI_LIMITS; i++) {
+        /* "max-block-size" -> "UNMETA_OPT_MAX_BLOCK_SIZE" */
+        char macro[64] = "UNMETA_OPT_";
+        size_t k = strlen(macro);
+        for (const char *c = cli_limit_keys[i].name; *c && k + 1 < sizeof(macro); c++)
+            macro[k++] = *c == '-' ? '_' : (char)(*c - 'a' + 'A');
+        macro[k] = '\0';
+        const char *at = strstr(detail, macro);
+        if (at && !(at[k] == '_' || (at[k] >= 'A' && at[k] <= 'Z'))) {
+            size_t len = strlen(buf);
+            snprintf(buf + len, n > len ? n - len : 0, "; see --%s", cli_limit_keys[i].name);
+            break;
+        }
+    }
+    return buf;
 }
 
 /* N, NK, NM or NG (binary multiples); 0 on a malformed or overflowing value. */
@@ -105,8 +131,9 @@ static void usage(FILE *f)
         "      --follow-symlinks    follow symbolic links while walking (default: not)\n"
         "      --include-clean      also strip *.clean.* files found by the walk\n"
         "  -j, --jobs N             N files at a time (default: the online CPUs)\n"
-        "      --progress, --no-progress   force the progress line on or off\n"
-        "                           (default: on when stderr is a terminal)\n"
+        "      --progress, --no-progress   force the progress line on or off (default:\n"
+        "                           on when stderr is a terminal, for files that take\n"
+        "                           more than half a second)\n"
         "      --icc=keep|strip     keep the ICC profile neutralised (default) or drop it\n"
         "      --apply-orientation  rotate JPEGs losslessly instead of keeping the\n"
         "                           Orientation tag (falls back to the tag when a\n"
@@ -122,6 +149,8 @@ static void usage(FILE *f)
         "      --max-items N        most blocks, entries or items in one file (100000)\n"
         "      --max-memory N       most memory for a whole-image operation (512M)\n"
         "      --max-inflate N      most bytes one compressed block may inflate to (64M)\n"
+        "      --max-spool N        longest input read from a pipe (4G: the first 64M in\n"
+        "                           memory, the rest in a temporary file in $TMPDIR)\n"
         "Common:\n"
         "      --no-sandbox         do not confine the process (by default, once its\n"
         "                           files are open it can open no other file, no\n"
@@ -151,8 +180,71 @@ static void err_file(const char *file, const char *fmt, ...)
 
 static void err_lib(const char *file, int rc, unmeta_ctx *ctx)
 {
-    const char *detail = unmeta_ctx_last_error(ctx);
-    err_file(file, "%s", detail && *detail ? detail : unmeta_strerror(rc));
+    char buf[1024];
+    err_file(file, "%s", cli_error_text(buf, sizeof(buf), rc, unmeta_ctx_last_error(ctx)));
+}
+
+/* ---- the byte progress line of a single-file strip --------------------------- */
+
+typedef struct progress_line {
+    const char *file;
+    int mode;          /* 1: always (--progress); -1: on a terminal, once a file takes a while */
+    double start, last;
+    int drawn;
+} progress_line;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void human_bytes(char *buf, size_t n, double b)
+{
+    static const char *const unit[] = { "B", "kB", "MB", "GB", "TB" };
+    int u = 0;
+    while (b >= 1000 && u < 4)
+        b /= 1000, u++;
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+}
+
+static int32_t on_progress(uint64_t done, uint64_t total, void *user)
+{
+    progress_line *p = user;
+    double t = now_s(), el = t - p->start;
+    int last = total && done == total;
+    if (p->mode < 0 && el < 0.5)
+        return 0; /* quick files stay quiet */
+    if (!last && p->drawn && t - p->last < 0.1)
+        return 0;
+    if (last && !p->drawn)
+        return 0; /* nothing to finish */
+    p->last = t;
+    char a[32], b[32], r[32];
+    human_bytes(a, sizeof(a), (double)done);
+    if (total == 0) {
+        fprintf(stderr, "\r\033[K%s: reading the input (not seekable): %s", p->file, a);
+    } else {
+        double rate = el > 0 ? (double)done / el : 0;
+        human_bytes(b, sizeof(b), (double)total);
+        human_bytes(r, sizeof(r), rate);
+        fprintf(stderr, "\r\033[K%s: %s of %s (%.0f%%), %s/s", p->file, a, b,
+                100.0 * (double)done / (double)total, r);
+        if (rate > 0 && !last)
+            fprintf(stderr, ", ETA %.0fs", (double)(total - done) / rate);
+    }
+    fflush(stderr);
+    p->drawn = 1;
+    return 0;
+}
+
+static void progress_clear(progress_line *p)
+{
+    if (p->drawn) {
+        fputs(p->mode < 0 ? "\r\033[K" : "\n", stderr);
+        p->drawn = 0;
+    }
 }
 
 static int open_source(unmeta_source **src, const char *file)
@@ -307,7 +399,12 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
         err_file(file, "%s", unmeta_strerror(rc));
         goto done;
     }
+    progress_line pl = { file, o->b.progress, now_s(), 0, 0 };
+    if (o->b.progress == 1 || (o->b.progress < 0 && isatty(2)))
+        unmeta_ctx_set_progress(ctx, on_progress, &pl);
     rc = unmeta_strip(&rep, ctx, src, dst);
+    unmeta_ctx_set_progress(ctx, NULL, NULL);
+    progress_clear(&pl);
     if (rc < 0) {
         err_lib(file, rc, ctx);
         goto done;
@@ -494,7 +591,7 @@ done:
 static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_strip)
 {
     sandbox *sb = sandbox_new(!o->b.no_sandbox, !is_strip);
-    int media = 0;
+    int media = 0, staging = 0;
     if (!sb) {
         fprintf(stderr, "%s: out of memory\n", prog);
         return -1;
@@ -504,9 +601,19 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
         unmeta_source *src = NULL;
         int prc = 0;
         if (strcmp(file, "-") == 0) {
+            /* Reading a pipe before confining is the slow part of the run:
+             * the progress line shows it (as the job would). */
+            progress_line pl = { file, o->b.progress, now_s(), 0, 0 };
+            int show = is_strip && (o->b.progress == 1 || (o->b.progress < 0 && isatty(2)));
+            if (show)
+                unmeta_ctx_set_progress(ctx, on_progress, &pl);
             if (!o->stdin_src && unmeta_source_new_fd(&o->stdin_src, 0) == 0 &&
                 (prc = unmeta_probe(&fmt, ctx, o->stdin_src)) == 0 && fmt && strcmp(fmt, "media") == 0)
                 media = 1;
+            if (show) {
+                unmeta_ctx_set_progress(ctx, NULL, NULL);
+                progress_clear(&pl);
+            }
         } else {
             struct stat st;
             sandbox_allow_read(sb, file, 0);
@@ -523,14 +630,24 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
          * here, before any output (a missing file is left to the job's own
          * message). */
         if (prc == UNMETA_E_IO || prc == UNMETA_E_NOMEM || prc == UNMETA_E_LIMIT) {
-            fprintf(stderr, "%s: %s: %s\n", prog, file, unmeta_ctx_last_error(ctx));
+            char msg[1024];
+            fprintf(stderr, "%s: %s: %s\n", prog, file, cli_error_text(msg, sizeof(msg), prc, unmeta_ctx_last_error(ctx)));
             sandbox_free(sb);
             return -1;
         }
         char *out = NULL;
-        int to_stdout;
+        int to_stdout = 0;
         if (is_strip && output_for(o, file, &out, &to_stdout, 0) == 0 && out)
             sandbox_allow_write_beside(sb, out, o->b.in_place || o->b.force ? SANDBOX_REPLACE : 0);
+        /* A remuxed container reaches standard output through an unnamed
+         * staging file in $TMPDIR (lib/io.c). */
+        if (is_strip && to_stdout && media && !staging) {
+            const char *tmp = getenv("TMPDIR");
+            tmp = tmp && *tmp ? tmp : "/tmp";
+            sandbox_allow_write(sb, tmp, 0);
+            sandbox_allow_read(sb, tmp, 1); /* written, then read back */
+            staging = 1;
+        }
         if (is_strip)
             free(out);
     }
@@ -546,6 +663,56 @@ static void print_version(void)
     printf("unmeta %s\n", unmeta_version_string());
     if (sandbox_unavailable())
         printf("sandbox: unavailable (%s): the command runs unconfined\n", sandbox_unavailable());
+}
+
+static void free_targets(cli_target *t, int n)
+{
+    for (int i = 0; t && i < n; i++) {
+        free(t[i].key_in);
+        free(t[i].key_out);
+    }
+    free(t);
+}
+
+/* Where each strip input goes, checked before any work (cli_check_targets):
+ * NULL after a message when outputs would collide. */
+static cli_target *plan_targets(const opts *o, char **files, int n)
+{
+    cli_target *t = calloc((size_t)n, sizeof(*t));
+    char *canon_dir = o->b.dir ? cli_canonical(o->b.dir, 1) : NULL;
+    if (!t || (o->b.dir && !canon_dir)) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        free(t);
+        free(canon_dir);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *f = files[i];
+        t[i].name = f;
+        if (strcmp(f, "-") == 0 || (t[i].key_in = realpath(f, NULL)) == NULL)
+            continue; /* standard input, or a file that fails to open below */
+        char *path = NULL;
+        if (o->b.in_place) {
+            t[i].key_out = strdup(t[i].key_in);
+        } else if (o->out) {
+            t[i].out_name = o->out;
+            t[i].key_out = strcmp(o->out, "-") == 0 ? NULL : cli_canonical(o->out, 0);
+        } else if (o->b.dir) {
+            const char *base = strrchr(f, '/') ? strrchr(f, '/') + 1 : f;
+            size_t len = strlen(canon_dir) + strlen(base) + 2;
+            if ((t[i].key_out = malloc(len)) != NULL)
+                snprintf(t[i].key_out, len, "%s/%s", canon_dir, base);
+        } else if ((path = cli_canonical(f, 0)) != NULL) {
+            t[i].key_out = cli_clean_name(path);
+        }
+        free(path);
+    }
+    free(canon_dir);
+    if (cli_check_targets(t, (size_t)n, o->b.in_place) < 0) {
+        free_targets(t, n);
+        return NULL;
+    }
+    return t;
 }
 
 int main(int argc, char **argv)
@@ -583,6 +750,7 @@ int main(int argc, char **argv)
         { "max-items", required_argument, NULL, OPT_LIMIT + 2 },
         { "max-memory", required_argument, NULL, OPT_LIMIT + 3 },
         { "max-inflate", required_argument, NULL, OPT_LIMIT + 4 },
+        { "max-spool", required_argument, NULL, OPT_LIMIT + 5 },
         { NULL, 0, NULL, 0 },
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -638,7 +806,8 @@ int main(int argc, char **argv)
                 return EXIT_ERROR;
             }
             break;
-        case OPT_LIMIT + 0: case OPT_LIMIT + 1: case OPT_LIMIT + 2: case OPT_LIMIT + 3: case OPT_LIMIT + 4: {
+        case OPT_LIMIT + 0: case OPT_LIMIT + 1: case OPT_LIMIT + 2: case OPT_LIMIT + 3: case OPT_LIMIT + 4:
+        case OPT_LIMIT + 5: {
             int i = c - OPT_LIMIT;
             o.limits[i] = parse_size(optarg);
             if (o.limits[i] == 0) {
@@ -694,8 +863,10 @@ int main(int argc, char **argv)
             unmeta_ctx_free(ctx);
             return EXIT_ERROR;
         }
-        /* Folders, threads, progress or JSON lines: the batch runner. */
-        if (o.b.recursive || o.b.jobs || o.b.json || o.b.progress >= 0) {
+        /* Folders, threads or JSON lines: the batch runner. (--progress
+         * alone keeps a single file, or standard input, on the simple path,
+         * which draws a byte progress line.) */
+        if (o.b.recursive || o.b.jobs || o.b.json) {
             if (o.out) {
                 fprintf(stderr, "%s: -o takes one input; use -d or --in-place with -r, -j or --json\n", prog);
                 unmeta_ctx_free(ctx);
@@ -716,13 +887,21 @@ int main(int argc, char **argv)
     }
     unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.b.icc);
     unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.b.apply_orientation);
+    cli_target *targets = NULL;
+    if (is_strip && (targets = plan_targets(&o, files, nfiles)) == NULL) {
+        unmeta_ctx_free(ctx);
+        return EXIT_ERROR;
+    }
     if (confine(&o, ctx, files, nfiles, is_strip) < 0) {
+        free_targets(targets, nfiles);
         unmeta_source_free(o.stdin_src);
         unmeta_ctx_free(ctx);
         return EXIT_ERROR;
     }
     for (int i = 0; i < nfiles; i++) {
         int s;
+        if (is_strip && targets[i].repeat)
+            continue;
         if (is_strip)
             s = strip_one(ctx, &o, files[i]);
         else
@@ -731,6 +910,7 @@ int main(int argc, char **argv)
         if (s > status)
             status = s;
     }
+    free_targets(targets, nfiles);
     unmeta_source_free(o.stdin_src);
     unmeta_ctx_free(ctx);
     if (fflush(stdout) != 0) {

@@ -80,6 +80,7 @@ typedef struct unmeta_ctx unmeta_ctx;
 #define UNMETA_OPT_MAX_MEMORY         6  /* most memory for a whole-image operation, bytes */
 #define UNMETA_OPT_SPOOL_LIMIT        7  /* bytes of a non-seekable input held in memory */
 #define UNMETA_OPT_MAX_INFLATE        8  /* most bytes one compressed block may inflate to */
+#define UNMETA_OPT_MAX_SPOOL          9  /* most bytes of a non-seekable input spooled in all (memory + temporary file) */
 
 #define UNMETA_ICC_KEEP  0
 #define UNMETA_ICC_STRIP 1
@@ -100,13 +101,24 @@ UNMETA_API const char *unmeta_ctx_last_error(const unmeta_ctx *ctx);
 typedef int32_t (*unmeta_cancel_fn)(void *user);
 UNMETA_API int32_t unmeta_ctx_set_cancel(unmeta_ctx *ctx, unmeta_cancel_fn fn, void *user);
 
+/* Progress: the callback is called during long operations, about every MiB
+ * of input read or output written and once more at the end, with how far
+ * the operation is in bytes of the input: done goes from 0 to total (the
+ * input's size) and never back. While a non-seekable input is spooled, its
+ * size is not known yet: total is 0 and done counts the bytes read so far;
+ * then done starts again from 0 with the size as total. Returning non-zero
+ * stops the operation with UNMETA_E_CANCELED, like the cancel callback.
+ * Called synchronously, on the caller's thread. NULL removes it. */
+typedef int32_t (*unmeta_progress_fn)(uint64_t done, uint64_t total, void *user);
+UNMETA_API int32_t unmeta_ctx_set_progress(unmeta_ctx *ctx, unmeta_progress_fn fn, void *user);
+
 /* ---- input and output -------------------------------------------------- */
 
 /* Callback I/O (Android content URIs, iOS streams, language bindings).
  * read: bytes read (0 at end), or negative on error.
  * write: bytes written (all of size on success), or negative on error.
  * seek: new absolute position, or negative on error; NULL if not seekable
- *       (the input is then spooled, see UNMETA_OPT_SPOOL_LIMIT).
+ *       (the input is then spooled, see "Non-seekable inputs" below).
  * whence is 0 (start), 1 (current) or 2 (end).
  * Callbacks (these and the cancel callback) are called synchronously, on the
  * thread that called the operation, and never after it has returned; the
@@ -125,6 +137,20 @@ typedef struct unmeta_sink unmeta_sink;
 
 /* A file by path. */
 UNMETA_API int32_t unmeta_source_new_path(unmeta_source **out, const char *path);
+/* Non-seekable inputs (a pipe, callbacks without seek) are spooled before
+ * anything is parsed or written: every format needs to see the end of its
+ * input before it writes a byte (so that a broken input leaves no output),
+ * and most read it out of order (an MP4 with its moov box at the end). The
+ * first UNMETA_OPT_SPOOL_LIMIT bytes (default 64 MiB) are held in memory,
+ * the rest goes to an unnamed temporary file in $TMPDIR (else /tmp) that
+ * disappears when the source is freed, or if the process dies. An input
+ * longer than UNMETA_OPT_MAX_SPOOL (default 4 GiB, memory included) is
+ * refused with UNMETA_E_LIMIT; a stream that failed part-way cannot be read
+ * again, and later operations on its source fail with UNMETA_E_STATE.
+ * Likewise a sink that cannot seek never receives a partial output: the
+ * formats remuxed through libavformat, which write as they go, write to
+ * such a sink through an unnamed temporary file in $TMPDIR, under the same
+ * limit (judged on the input's size). */
 /* An open descriptor, not owned and not closed; pipes are spooled. */
 UNMETA_API int32_t unmeta_source_new_fd(unmeta_source **out, int32_t fd);
 /* Bytes the caller keeps alive and unchanged until the source is freed. */

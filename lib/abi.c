@@ -82,6 +82,7 @@ static const um_constant constants[] = {
     UM_C(UNMETA_OPT_MAX_MEMORY),
     UM_C(UNMETA_OPT_SPOOL_LIMIT),
     UM_C(UNMETA_OPT_MAX_INFLATE),
+    UM_C(UNMETA_OPT_MAX_SPOOL),
     UM_C(UNMETA_ICC_KEEP),
     UM_C(UNMETA_ICC_STRIP),
 

@@ -37,6 +37,7 @@ typedef struct um_limits {
     uint64_t max_memory;   /* UNMETA_OPT_MAX_MEMORY */
     uint64_t spool_limit;  /* UNMETA_OPT_SPOOL_LIMIT */
     uint64_t max_inflate;  /* UNMETA_OPT_MAX_INFLATE */
+    uint64_t max_spool;    /* UNMETA_OPT_MAX_SPOOL */
 } um_limits;
 
 struct unmeta_ctx {
@@ -45,12 +46,29 @@ struct unmeta_ctx {
     um_limits limits;
     unmeta_cancel_fn cancel;
     void *cancel_user;
+    unmeta_progress_fn progress;
+    void *progress_user;
     char errmsg[UM_ERRMSG_MAX];   /* detail of the last failure */
 };
 
 typedef struct um_reader um_reader;
 typedef struct um_plan um_plan;
 typedef struct um_report_builder um_report_builder;
+
+/* How far a job is, for the progress callback (unmeta.c). A strip through
+ * a plan reads the input (first half of the range), then writes the output
+ * (the rest, in proportion to the plan's bytes written); other jobs only
+ * read, and their reads cover the whole range. */
+typedef struct um_progress {
+    uint64_t read;          /* input bytes the reader fetched */
+    uint64_t written;       /* output bytes the plan executor wrote */
+    uint64_t plan;          /* the plan's size, during the write pass */
+    uint64_t mark;          /* done when the write pass began */
+    uint64_t last;          /* done at the last call */
+    int split;              /* a read pass, then a write pass */
+    int writing;            /* in the write pass */
+    int called;             /* the callback was called with a known total */
+} um_progress;
 
 /* One operation on one input. */
 typedef struct um_job {
@@ -60,6 +78,7 @@ typedef struct um_job {
     unmeta_report *report;  /* always present */
     int err;                /* first fatal error; sticky */
     uint32_t items;         /* blocks seen, against limits.max_items */
+    um_progress prog;
 } um_job;
 
 /* Records the first error of a job with a detailed message; later errors
@@ -68,8 +87,15 @@ int um_fail(um_job *job, int code, const char *fmt, ...) UM_PRINTF(3, 4);
 int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...) UM_PRINTF(3, 4);
 /* Counts one more block against limits.max_items. */
 int um_job_count_item(um_job *job, const char *what);
-/* Polls the cancel callback. */
+/* Polls the cancel callback, and calls the progress callback when the job
+ * has moved on by a step since the last call. Cheap: call it often. */
 int um_job_check_cancel(um_job *job);
+/* Progress while a non-seekable input is spooled (its size unknown). */
+int um_job_spool_progress(um_job *job, uint64_t spooled);
+/* The write pass of a plan begins (plan bytes to write). */
+void um_job_progress_write(um_job *job, uint64_t plan_bytes);
+/* The job is done: one last call with done == total. */
+int um_job_progress_end(um_job *job);
 
 #define UM_TRY(expr)                 \
     do {                             \

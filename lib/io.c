@@ -35,9 +35,10 @@ struct unmeta_source {
     void *user;
     /* A non-seekable input is spooled once and kept for later jobs. */
     int spooled;
+    int spool_failed;             /* a spool stopped part-way: the input is consumed */
     uint8_t *spool_mem;
     uint64_t spool_size;
-    FILE *spool_file;
+    int spool_fd;                 /* unnamed temporary file, or -1 */
 };
 
 enum { RD_MEM, RD_FD, RD_CB };
@@ -73,6 +74,7 @@ static int new_source(unmeta_source **out, int kind)
         return UNMETA_E_NOMEM;
     (*out)->kind = kind;
     (*out)->fd = -1;
+    (*out)->spool_fd = -1;
     return 0;
 }
 
@@ -140,8 +142,8 @@ void unmeta_source_free(unmeta_source *s)
         return;
     if (s->kind == SRC_PATH && s->fd >= 0)
         close(s->fd);
-    if (s->spool_file)
-        fclose(s->spool_file);
+    if (s->spool_fd >= 0)
+        close(s->spool_fd);
     free(s->spool_mem);
     free(s->path);
     free(s);
@@ -165,11 +167,76 @@ static int64_t raw_read(unmeta_source *s, void *buf, size_t n)
     }
 }
 
-/* Copies a non-seekable source into memory, then into a temporary file
- * once it grows past the spool limit. */
-static int spool(um_job *job, unmeta_source *s)
+/* The folder for temporary files: $TMPDIR (ignored in set-uid programs),
+ * else /tmp, as for mkstemp(3) users; glibc's tmpfile() ignores TMPDIR. */
+static const char *temp_dir(void)
 {
-    uint64_t limit = job->ctx->limits.spool_limit;
+#if defined(__GLIBC__)
+    const char *d = secure_getenv("TMPDIR");
+#else
+    const char *d = getenv("TMPDIR");
+#endif
+    return d && *d ? d : "/tmp";
+}
+
+/* An unnamed temporary file in temp_dir(): O_TMPFILE where the file system
+ * has it, else mkstemp and an immediate unlink. Either way no name is left
+ * to clean up: the space goes back when the descriptor is closed, even if
+ * the process dies. */
+static int open_spool_file(um_job *job, uint64_t limit)
+{
+    const char *dir = temp_dir();
+    int fd = -1;
+#ifdef O_TMPFILE
+    fd = open(dir, O_RDWR | O_TMPFILE | O_EXCL | O_CLOEXEC, 0600);
+#endif
+    if (fd < 0) {
+        size_t n = strlen(dir) + 32;
+        char *name = um_malloc(job, n);
+        if (!name)
+            return job->err;
+        snprintf(name, n, "%s/unmeta-spool-XXXXXX", dir);
+        fd = mkstemp(name);
+        if (fd >= 0) {
+            unlink(name);
+            (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+        free(name);
+    }
+    if (fd < 0)
+        return um_fail(job, UNMETA_E_IO,
+                       "the input is not seekable and longer than the %llu bytes held in memory "
+                       "(UNMETA_OPT_SPOOL_LIMIT), and no temporary file could be made in %s: %s",
+                       (unsigned long long)limit, dir, strerror(errno));
+    return fd;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Copies a non-seekable source into memory, then into an unnamed temporary
+ * file once it grows past UNMETA_OPT_SPOOL_LIMIT; the whole spool is
+ * bounded by UNMETA_OPT_MAX_SPOOL. Every format reads its input twice or
+ * out of order (and must see the end before it writes a byte, so that a
+ * broken input leaves no output), so there is no way around holding it. */
+static int spool_read(um_job *job, unmeta_source *s)
+{
+    uint64_t cap_total = job->ctx->limits.max_spool;
+    uint64_t in_mem = job->ctx->limits.spool_limit < cap_total ? job->ctx->limits.spool_limit : cap_total;
     size_t cap = 0;
     uint8_t chunk[64 << 10];
     for (;;) {
@@ -180,21 +247,26 @@ static int spool(um_job *job, unmeta_source *s)
             break;
         if ((uint64_t)r > sizeof(chunk))
             return um_fail(job, UNMETA_E_IO, "read callback returned more than asked");
-        if (!s->spool_file && s->spool_size + (uint64_t)r > limit) {
-            s->spool_file = tmpfile();
-            if (!s->spool_file)
-                return um_fail(job, UNMETA_E_LIMIT,
-                               "input is not seekable, larger than the %llu-byte spool limit, "
-                               "and no temporary file could be made: %s",
-                               (unsigned long long)limit, strerror(errno));
-            if (s->spool_size && fwrite(s->spool_mem, 1, (size_t)s->spool_size, s->spool_file) != s->spool_size)
-                return um_fail(job, UNMETA_E_IO, "spooling the input failed: %s", strerror(errno));
+        if (s->spool_size + (uint64_t)r > cap_total)
+            return um_fail(job, UNMETA_E_LIMIT,
+                           "the input cannot seek (a pipe or a stream) and is longer than the %llu-byte spool limit "
+                           "(UNMETA_OPT_MAX_SPOOL); give it as a file, or raise the limit",
+                           (unsigned long long)cap_total);
+        if (s->spool_fd < 0 && s->spool_size + (uint64_t)r > in_mem) {
+            int fd = open_spool_file(job, in_mem);
+            if (fd < 0)
+                return fd;
+            s->spool_fd = fd;
+            if (s->spool_size && write_all(fd, s->spool_mem, (size_t)s->spool_size) < 0)
+                return um_fail(job, UNMETA_E_IO, "spooling the input to a temporary file in %s failed: %s",
+                               temp_dir(), strerror(errno));
             free(s->spool_mem);
             s->spool_mem = NULL;
         }
-        if (s->spool_file) {
-            if (fwrite(chunk, 1, (size_t)r, s->spool_file) != (size_t)r)
-                return um_fail(job, UNMETA_E_IO, "spooling the input failed: %s", strerror(errno));
+        if (s->spool_fd >= 0) {
+            if (write_all(s->spool_fd, chunk, (size_t)r) < 0)
+                return um_fail(job, UNMETA_E_IO, "spooling the input to a temporary file in %s failed: %s",
+                               temp_dir(), strerror(errno));
         } else {
             if (s->spool_size + (uint64_t)r > cap) {
                 size_t ncap = cap ? cap * 2 : (256u << 10);
@@ -209,11 +281,30 @@ static int spool(um_job *job, unmeta_source *s)
             memcpy(s->spool_mem + s->spool_size, chunk, (size_t)r);
         }
         s->spool_size += (uint64_t)r;
+        UM_TRY(um_job_spool_progress(job, s->spool_size));
     }
-    if (s->spool_file && fflush(s->spool_file) != 0)
-        return um_fail(job, UNMETA_E_IO, "spooling the input failed: %s", strerror(errno));
     s->spooled = 1;
     return 0;
+}
+
+/* A spool that stopped part-way has consumed part of a stream that cannot
+ * be read again: its memory and temporary file are released at once, and
+ * every later job on the source fails instead of seeing a shortened input. */
+static int spool(um_job *job, unmeta_source *s)
+{
+    if (s->spool_failed)
+        return um_fail(job, UNMETA_E_STATE, "the input is a stream an earlier operation failed to read to its end");
+    int rc = spool_read(job, s);
+    if (rc < 0) {
+        s->spool_failed = 1;
+        if (s->spool_fd >= 0)
+            close(s->spool_fd);
+        s->spool_fd = -1;
+        free(s->spool_mem);
+        s->spool_mem = NULL;
+        s->spool_size = 0;
+    }
+    return rc;
 }
 
 /* ---- the reader -------------------------------------------------------- */
@@ -254,11 +345,14 @@ int um_reader_open(um_reader **out, um_job *job, unmeta_source *s)
             goto buffered;
         }
     }
-    if (!s->spooled)
+    if (!s->spooled) {
         UM_TRY(spool(job, s));
-    if (s->spool_file) {
+        job->prog.last = 0; /* the size is known now: progress counts again from 0 */
+        job->prog.called = 0;
+    }
+    if (s->spool_fd >= 0) {
         r->kind = RD_FD;
-        r->fd = fileno(s->spool_file);
+        r->fd = s->spool_fd;
         r->size = s->spool_size;
         goto buffered;
     }
@@ -311,7 +405,10 @@ static int fill(um_job *job, um_reader *r, uint64_t off, uint8_t *dst, size_t n,
         done += (size_t)k;
     }
     *got = done;
-    return 0;
+    job->prog.read += done;
+    /* Every byte of a file or callback input passes here: the place to
+     * poll for cancellation and progress during long scans. */
+    return um_job_check_cancel(job);
 }
 
 int um_reader_peek(um_job *job, uint64_t off, const uint8_t **p, size_t *avail)
@@ -349,6 +446,8 @@ int um_read_at(um_job *job, uint64_t off, void *buf, size_t n)
     if (!um_add_u64(&end, off, n) || end > r->size)
         return um_fail(job, UNMETA_E_TRUNCATED, "the input ends at byte %llu, before a structure that needs %zu bytes at %llu",
                        (unsigned long long)r->size, n, (unsigned long long)off);
+    if (r->kind == RD_MEM)
+        job->prog.read += n;
     if (r->kind != RD_MEM && n >= UM_READ_BUF) {
         size_t got;
         UM_TRY(fill(job, r, off, dst, n, &got));
@@ -398,12 +497,18 @@ int um_reader_find(um_job *job, uint64_t off, uint64_t end, uint8_t b, uint64_t 
             break;
         if (avail > end - off)
             avail = (size_t)(end - off);
+        if (job->in->kind == RD_MEM && avail > UM_READ_BUF)
+            avail = UM_READ_BUF; /* in steps, so that progress and cancellation are polled */
         const uint8_t *q = memchr(p, b, avail);
         if (q) {
             *found = off + (uint64_t)(q - p);
             return 0;
         }
         off += avail;
+        if (job->in->kind == RD_MEM) {
+            job->prog.read += avail;
+            UM_TRY(um_job_check_cancel(job));
+        }
     }
     *found = end;
     return 0;
@@ -427,6 +532,7 @@ struct unmeta_sink {
     size_t mem_pos;              /* write position (after a seek) */
     unmeta_io_callbacks cb;      /* SNK_CB */
     void *user;
+    int own_fd;                  /* SNK_FD: a staging file this sink closes */
     uint8_t *wbuf;               /* gathered small writes (fd kinds) */
     size_t wlen;
     int state;                   /* 0 fresh, 1 writing, 2 committed, 3 aborted */
@@ -502,7 +608,7 @@ void unmeta_sink_free(unmeta_sink *s)
         return;
     if (s->state == 1)
         um_sink_abort(s);
-    if (s->kind == SNK_PATH && s->fd >= 0)
+    if ((s->kind == SNK_PATH || s->own_fd) && s->fd >= 0)
         close(s->fd);
     free(s->mem);
     free(s->wbuf);
@@ -814,7 +920,8 @@ int64_t um_sink_copy_from(um_job *job, unmeta_sink *s, uint64_t off, uint64_t le
         return 0;
     while (done < len) {
         loff_t in = (loff_t)(off + done);
-        size_t chunk = len - done > (1u << 30) ? (1u << 30) : (size_t)(len - done);
+        /* Chunks small enough to poll cancellation and progress between them. */
+        size_t chunk = len - done > UM_KERNEL_COPY_MIN ? UM_KERNEL_COPY_MIN : (size_t)(len - done);
         ssize_t k = copy_file_range(r->fd, &in, s->fd, NULL, chunk, 0);
         if (k < 0 && errno == EINTR)
             continue;
@@ -826,6 +933,10 @@ int64_t um_sink_copy_from(um_job *job, unmeta_sink *s, uint64_t off, uint64_t le
         if (k <= 0)
             break; /* not supported here (EXDEV, ENOSYS, EOPNOTSUPP...) or nothing more: the caller copies the rest */
         done += (uint64_t)k;
+        job->prog.written += (uint64_t)k;
+        int rc = um_job_check_cancel(job);
+        if (rc < 0)
+            return rc;
     }
     return (int64_t)done;
 }
@@ -891,6 +1002,57 @@ int um_sink_commit(unmeta_sink *s)
     }
     s->state = 2;
     return 0;
+}
+
+int um_sink_new_stage(um_job *job, unmeta_sink **out)
+{
+    *out = NULL;
+    uint64_t size = um_reader_size(job->in), cap = job->ctx->limits.max_spool;
+    if (size > cap)
+        return um_fail(job, UNMETA_E_LIMIT,
+                       "the output cannot seek (a pipe or a stream) and is staged in a temporary file, which an "
+                       "input of %llu bytes would make longer than the %llu-byte spool limit (UNMETA_OPT_MAX_SPOOL)",
+                       (unsigned long long)size, (unsigned long long)cap);
+    int fd = open_spool_file(job, 0);
+    if (fd < 0)
+        return fd;
+    int rc = new_sink(out, SNK_FD);
+    if (rc < 0) {
+        close(fd);
+        return um_fail(job, rc, "out of memory");
+    }
+    (*out)->fd = fd;
+    (*out)->own_fd = 1;
+    return 0;
+}
+
+int um_sink_send_stage(um_job *job, unmeta_sink *stage, unmeta_sink *dst)
+{
+    uint8_t *buf = NULL;
+    int64_t end = 0;
+    int rc = um_sink_seek(stage, 0, 2, &end); /* flushes what is gathered */
+    if (rc < 0)
+        return um_fail(job, rc, "%s", um_sink_error(stage));
+    buf = um_malloc(job, UM_READ_BUF);
+    if (!buf)
+        return job->err;
+    for (uint64_t off = 0; off < (uint64_t)end;) {
+        size_t n = (uint64_t)end - off < UM_READ_BUF ? (size_t)((uint64_t)end - off) : UM_READ_BUF;
+        ssize_t k = pread(stage->fd, buf, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = um_fail(job, UNMETA_E_IO, "reading back the staged output failed: %s",
+                         k == 0 ? "it shrank" : strerror(errno));
+            break;
+        }
+        rc = um_sink_write(dst, buf, (size_t)k);
+        if (rc < 0)
+            break; /* the caller reports the sink's error */
+        off += (uint64_t)k;
+    }
+    free(buf);
+    return rc < 0 ? rc : 0;
 }
 
 void um_sink_abort(unmeta_sink *s)

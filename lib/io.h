@@ -6,7 +6,13 @@
  * buffer, so format code can walk structures anywhere in the file and scan
  * long runs (entropy-coded data, mdat) quickly. A source that cannot seek
  * (a pipe, callbacks without seek) is spooled first, to memory up to
- * UNMETA_OPT_SPOOL_LIMIT and to an anonymous temporary file beyond.
+ * UNMETA_OPT_SPOOL_LIMIT and to an unnamed temporary file in $TMPDIR beyond,
+ * up to UNMETA_OPT_MAX_SPOOL in all. Output cannot start before the whole
+ * input is read anyway: a format only knows the input is sound at its end,
+ * and a pipe sink cannot take back what it was given.
+ *
+ * Every byte fetched from a file or callbacks passes through one function,
+ * which counts it for the progress callback and polls cancellation.
  *
  * A sink is where the output goes. Its errors are sticky: the first failure
  * is kept and every later write is refused. A path sink writes a temporary
@@ -54,6 +60,13 @@ int um_sink_seekable(unmeta_sink *s);
  * it copied (0 when it cannot: the caller copies them itself), or a
  * negative error. */
 int64_t um_sink_copy_from(um_job *job, unmeta_sink *s, uint64_t off, uint64_t len);
+/* For a module that writes its output itself (a remux) and a sink that
+ * cannot seek: a sink over an unnamed temporary file in $TMPDIR, so that the
+ * real sink gets nothing until the whole output is made (a pipe cannot take
+ * back a partial output), refused beyond UNMETA_OPT_MAX_SPOOL (judged on the
+ * input's size). um_sink_send_stage() then copies it to dst. */
+int um_sink_new_stage(um_job *job, unmeta_sink **out);
+int um_sink_send_stage(um_job *job, unmeta_sink *stage, unmeta_sink *dst);
 /* Makes the output durable and visible (path sinks: fsync + rename). */
 int um_sink_commit(unmeta_sink *s);
 /* Throws the output away (path sinks: unlink the temporary file). */

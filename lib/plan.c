@@ -150,13 +150,15 @@ static int execute(um_job *job, int (*put)(void *, const void *, size_t), void *
         um_op *op = &p->ops[i];
         if (op->data) {
             UM_TRY(put(dst, op->data, (size_t)op->len));
+            if (sink)
+                job->prog.written += op->len;
             continue;
         }
         uint64_t off = op->off, left = op->len;
         if (sink) {
             int64_t k = um_sink_copy_from(job, sink, off, left);
             if (k < 0)
-                return um_fail(job, (int)k, "%s", um_sink_error(sink));
+                return job->err < 0 ? job->err : um_fail(job, (int)k, "%s", um_sink_error(sink));
             off += (uint64_t)k;
             left -= (uint64_t)k;
         }
@@ -173,6 +175,11 @@ static int execute(um_job *job, int (*put)(void *, const void *, size_t), void *
             UM_TRY(put(dst, q, avail));
             off += avail;
             left -= avail;
+            if (sink) {
+                /* A long run (an mdat of gigabytes) polls as it goes. */
+                job->prog.written += avail;
+                UM_TRY(um_job_check_cancel(job));
+            }
         }
         UM_TRY(um_job_check_cancel(job));
     }

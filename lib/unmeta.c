@@ -22,6 +22,10 @@
 #define UM_DEFAULT_MAX_MEMORY  (512ull << 20)  /* whole-image operations */
 #define UM_DEFAULT_SPOOL_LIMIT (64ull << 20)
 #define UM_DEFAULT_MAX_INFLATE (64ull << 20)
+#define UM_DEFAULT_MAX_SPOOL   (4ull << 30)    /* a piped input, memory + temporary file */
+
+/* The progress callback is called when the job has moved on by this much. */
+#define UM_PROGRESS_STEP (1u << 20)
 
 uint32_t unmeta_version(void)
 {
@@ -97,11 +101,72 @@ int um_job_count_item(um_job *job, const char *what)
     return 0;
 }
 
+/* How far the job is, in bytes of the input (see um_progress). */
+static uint64_t progress_done(const um_job *job, uint64_t total)
+{
+    const um_progress *p = &job->prog;
+    uint64_t done;
+    if (!p->writing) {
+        done = p->read < total ? p->read : total;
+        if (p->split)
+            done /= 2;
+    } else {
+        uint64_t w = p->written < p->plan ? p->written : p->plan;
+        done = p->plan ? p->mark + (uint64_t)((double)(total - p->mark) * ((double)w / (double)p->plan)) : total;
+    }
+    if (done > total)
+        done = total;
+    return done > p->last ? done : p->last;
+}
+
+static int call_progress(um_job *job, uint64_t done, uint64_t total)
+{
+    job->prog.last = done;
+    job->prog.called = 1;
+    if (job->ctx->progress(done, total, job->ctx->progress_user))
+        return um_fail(job, UNMETA_E_CANCELED, "canceled");
+    return 0;
+}
+
 int um_job_check_cancel(um_job *job)
 {
     if (job->ctx->cancel && job->ctx->cancel(job->ctx->cancel_user))
         return um_fail(job, UNMETA_E_CANCELED, "canceled");
+    if (job->ctx->progress && job->in) {
+        uint64_t total = um_reader_size(job->in);
+        uint64_t done = progress_done(job, total);
+        if (done - job->prog.last >= UM_PROGRESS_STEP)
+            return call_progress(job, done, total);
+    }
     return 0;
+}
+
+int um_job_spool_progress(um_job *job, uint64_t spooled)
+{
+    if (job->ctx->cancel && job->ctx->cancel(job->ctx->cancel_user))
+        return um_fail(job, UNMETA_E_CANCELED, "canceled");
+    if (job->ctx->progress && spooled - job->prog.last >= UM_PROGRESS_STEP)
+        return call_progress(job, spooled, 0);
+    return 0;
+}
+
+void um_job_progress_write(um_job *job, uint64_t plan_bytes)
+{
+    uint64_t total = job->in ? um_reader_size(job->in) : 0;
+    job->prog.mark = progress_done(job, total);
+    job->prog.plan = plan_bytes;
+    job->prog.written = 0;
+    job->prog.writing = 1;
+}
+
+int um_job_progress_end(um_job *job)
+{
+    if (!job->ctx->progress || !job->in)
+        return 0;
+    uint64_t total = um_reader_size(job->in);
+    if (job->prog.last == total && job->prog.called)
+        return 0; /* the last step already said so */
+    return call_progress(job, total, total);
 }
 
 void *um_malloc(um_job *job, size_t n)
@@ -161,6 +226,7 @@ int32_t unmeta_ctx_new(unmeta_ctx **out)
     ctx->limits.max_memory = UM_DEFAULT_MAX_MEMORY;
     ctx->limits.spool_limit = UM_DEFAULT_SPOOL_LIMIT;
     ctx->limits.max_inflate = UM_DEFAULT_MAX_INFLATE;
+    ctx->limits.max_spool = UM_DEFAULT_MAX_SPOOL;
     return 0;
 }
 
@@ -215,6 +281,11 @@ int32_t unmeta_ctx_set_option(unmeta_ctx *ctx, int32_t key, int64_t v)
             break;
         l->max_inflate = (uint64_t)v;
         return 0;
+    case UNMETA_OPT_MAX_SPOOL:
+        if (v < 0)
+            break;
+        l->max_spool = (uint64_t)v;
+        return 0;
     default:
         return um_ctx_fail(ctx, UNMETA_E_INVALID, "unknown option %d", (int)key);
     }
@@ -235,6 +306,7 @@ int32_t unmeta_ctx_get_option(int64_t *out, const unmeta_ctx *ctx, int32_t key)
     case UNMETA_OPT_MAX_MEMORY: *out = (int64_t)l->max_memory; return 0;
     case UNMETA_OPT_SPOOL_LIMIT: *out = (int64_t)l->spool_limit; return 0;
     case UNMETA_OPT_MAX_INFLATE: *out = (int64_t)l->max_inflate; return 0;
+    case UNMETA_OPT_MAX_SPOOL: *out = (int64_t)l->max_spool; return 0;
     default: return UNMETA_E_INVALID;
     }
 }
@@ -250,6 +322,15 @@ int32_t unmeta_ctx_set_cancel(unmeta_ctx *ctx, unmeta_cancel_fn fn, void *user)
         return UNMETA_E_INVALID;
     ctx->cancel = fn;
     ctx->cancel_user = user;
+    return 0;
+}
+
+int32_t unmeta_ctx_set_progress(unmeta_ctx *ctx, unmeta_progress_fn fn, void *user)
+{
+    if (!ctx)
+        return UNMETA_E_INVALID;
+    ctx->progress = fn;
+    ctx->progress_user = user;
     return 0;
 }
 
@@ -291,15 +372,27 @@ static int run_job(unmeta_report **report_out, unmeta_ctx *ctx, unmeta_source *s
         goto done;
     }
     um_report_set_format(job.report, fmt->name);
+    /* A strip through a plan reads, then writes: progress has two halves. */
+    job.prog.split = sink && !fmt->strip;
     if (sink && fmt->strip) {
-        /* A module that writes its output itself (a remux). */
-        rc = fmt->strip(&job, sink);
+        /* A module that writes its output itself (a remux), as it goes: a
+         * sink that cannot seek (a pipe) gets the output only once it is
+         * whole, through a staging file, like every other format's. */
+        unmeta_sink *stage = NULL;
+        if (!um_sink_seekable(sink))
+            UM_TRY_GOTO(rc, um_sink_new_stage(&job, &stage), done);
+        rc = fmt->strip(&job, stage ? stage : sink);
         if (rc >= 0 && job.err < 0)
             rc = job.err;
+        if (rc >= 0 && stage)
+            rc = um_sink_send_stage(&job, stage, sink);
+        if (rc >= 0)
+            rc = um_job_progress_end(&job);
         if (rc >= 0)
             rc = um_sink_commit(sink);
         if (rc < 0 && job.err == 0)
             um_fail(&job, rc, "%s", um_sink_error(sink));
+        unmeta_sink_free(stage);
         goto done;
     }
     rc = fmt->run(&job);
@@ -311,11 +404,16 @@ static int run_job(unmeta_report **report_out, unmeta_ctx *ctx, unmeta_source *s
         goto done;
     }
     if (sink) {
+        um_job_progress_write(&job, um_plan_size(&job));
         rc = um_plan_execute(&job, sink);
+        if (rc >= 0)
+            rc = um_job_progress_end(&job);
         if (rc >= 0)
             rc = um_sink_commit(sink);
         if (rc < 0 && job.err == 0)
             um_fail(&job, rc, "%s", um_sink_error(sink));
+    } else {
+        rc = um_job_progress_end(&job);
     }
 done:
     if (rc < 0 && sink)

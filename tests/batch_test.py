@@ -65,15 +65,17 @@ def test_mirror_tree_clean_outputs(t):
     r = unmeta("strip", "-r", "-d", out, root)
     assert r.returncode == 2, f"a broken file must give exit 2, got {r.returncode}: {r.stderr}"
     assert snapshot(root) == before, "the inputs changed"
+    # The folder named is mirrored under its own name: OUT/in/...
     got = sorted(snapshot(out))
-    assert got == sorted(PHOTOS), f"the mirror holds {got}, expected {sorted(PHOTOS)}"
+    want = sorted(os.path.join("in", p) for p in PHOTOS)
+    assert got == want, f"the mirror holds {got}, expected {want}"
     for rel in PHOTOS:
-        p = os.path.join(out, rel)
+        p = os.path.join(out, "in", rel)
         t.assert_clean(p)
         assert CANARY.encode() not in read(p), f"{rel} still holds the canary"
         assert harness.pixels(p) == harness.pixels(os.path.join(root, rel)), f"{rel}: pixels changed"
     # Folders of the mirror take 0755 & ~umask; the text-only folders hold nothing.
-    mode = os.stat(os.path.join(out, "a", "b", "c")).st_mode & 0o777
+    mode = os.stat(os.path.join(out, "in", "a", "b", "c")).st_mode & 0o777
     mask = os.umask(0)
     os.umask(mask)
     assert mode == 0o755 & ~mask, oct(mode)
@@ -143,7 +145,7 @@ def test_follow_symlinks(t):
     os.mkdir(out)
     r = unmeta("strip", "-r", "--follow-symlinks", "-d", out, root)
     assert r.returncode == 0, r.stderr
-    t.assert_clean(os.path.join(out, "a", "link.jpg"))
+    t.assert_clean(os.path.join(out, "in", "a", "link.jpg"))
 
 
 def test_default_names_beside_inputs(t):
@@ -176,8 +178,8 @@ def test_json_lines(t):
         assert x["format"] == ("png" if rel.endswith(".png") else "jpeg"), x
         assert x["removed"]["location"] >= 1 and x["removed"]["device"] >= 1, x
         assert x["bytes_in"] == os.path.getsize(os.path.join(root, rel)), x
-        assert x["bytes_out"] == os.path.getsize(os.path.join(out, rel)), x
-        assert x["output"] == os.path.join(out, rel), x
+        assert x["bytes_out"] == os.path.getsize(os.path.join(out, "in", rel)), x
+        assert x["output"] == os.path.join(out, "in", rel), x
         assert "error" not in x
     assert by["a/broken.jpg"]["status"] == "refused" and by["a/broken.jpg"]["error"], by["a/broken.jpg"]
     assert by["a/broken.jpg"]["bytes_out"] is None
@@ -206,6 +208,111 @@ def test_usage_errors(t):
     assert r.returncode == 2 and b"use -r" in r.stderr, r.stderr
     assert unmeta("strip", "-r", "-j", "0", root).returncode == 2
     assert unmeta("strip", "-r", "-o", t.path("x.jpg"), root).returncode == 2
+
+
+# ---- where outputs go when several inputs are given ------------------------------
+
+def two_albums(t, a="A/photos", b="B/photos"):
+    """Two folders, each with x.jpg (different pictures) and one own file."""
+    harness.need("convert", "exiftool")
+    for i, folder in enumerate((a, b)):
+        make_photo(os.path.join(t.path(folder), "x.jpg"), 10 + i)
+        make_photo(os.path.join(t.path(folder), "own%d.jpg" % i), 20 + i)
+    return t.path(a), t.path(b)
+
+
+def test_roots_mirrored_under_their_own_names(t):
+    a, b = two_albums(t, "A/2023", "B/2024")
+    out = t.path("out")
+    os.mkdir(out)
+    r = unmeta("strip", "-r", "-d", out, a, b)
+    assert r.returncode == 0, r.stderr
+    assert sorted(snapshot(out)) == ["2023/own0.jpg", "2023/x.jpg", "2024/own1.jpg", "2024/x.jpg"], snapshot(out)
+    assert harness.pixels(os.path.join(out, "2024", "x.jpg")) == harness.pixels(os.path.join(b, "x.jpg"))
+    # "." is mirrored under the folder's real name.
+    out2 = t.path("out2")
+    os.mkdir(out2)
+    r = run([os.path.abspath(harness.UNMETA), "strip", "-r", "-d", out2, "."], cwd=a)
+    assert r.returncode == 0, r.stderr
+    assert sorted(snapshot(out2)) == ["2023/own0.jpg", "2023/x.jpg"], snapshot(out2)
+
+
+def test_roots_with_one_name_refused_before_any_work(t):
+    a, b = two_albums(t)
+    out = t.path("out")
+    os.mkdir(out)
+    for extra in ([], ["-f"], ["-j", "4"]):
+        r = unmeta("strip", "-r", *extra, "-d", out, a, b)
+        assert r.returncode == 2, r.stderr
+        err = r.stderr.decode()
+        assert "would both be written to" in err and "photos/x.jpg" in err, err
+        assert "nothing was written" in err, err
+        assert snapshot(out) == {}, "a refused run wrote something"
+
+
+def test_named_files_with_one_name_refused(t):
+    a, b = two_albums(t)
+    out = t.path("out")
+    os.mkdir(out)
+    xa, xb = os.path.join(a, "x.jpg"), os.path.join(b, "x.jpg")
+    for args in (["-d", out], ["-f", "-d", out], ["-r", "-f", "-d", out]):
+        r = unmeta("strip", *args, xa, xb)
+        assert r.returncode == 2 and b"would both be written to" in r.stderr, (args, r.stderr)
+        assert snapshot(out) == {}, args
+    # The same file under another spelling is no collision: stripped once.
+    for args in (["-d", out], ["-r", "-d", out]):
+        r = unmeta("strip", *args, "-f", xa, os.path.join(a, ".", "x.jpg"), xa)
+        assert r.returncode == 0, r.stderr
+        assert b"named more than once" in r.stderr, r.stderr
+        assert sorted(snapshot(out)) == ["x.jpg"]
+        assert harness.pixels(os.path.join(out, "x.jpg")) == harness.pixels(xa)
+    # -o naming the input under another spelling is the input.
+    before = read(xa)
+    r = unmeta("strip", "-f", "-o", os.path.join(a, "..", "photos", "x.jpg"), xa)
+    assert r.returncode == 2 and b"in-place" in r.stderr, r.stderr
+    assert read(xa) == before
+
+
+def test_in_place_file_met_twice_stripped_once(t):
+    a, _ = two_albums(t)
+    x = os.path.join(a, "x.jpg")
+    os.symlink(x, t.path("link.jpg"))
+    r = unmeta("strip", "-r", "-i", "-j", "4", t.path("A"), a, x, t.path("link.jpg"))
+    assert r.returncode == 0, r.stderr
+    line = summary_counts(r.stderr)
+    assert line.startswith("unmeta: 2 files: 2 cleaned"), line
+    assert b"4 files named more than once" in r.stderr, r.stderr
+    t.assert_clean(x)
+    assert os.path.islink(t.path("link.jpg")), "the link was replaced instead of its target"
+
+
+def test_output_folder_inside_an_input_folder(t):
+    root = tree(t, broken=False)
+    out = os.path.join(root, "clean")
+    os.mkdir(out)
+    r = unmeta("strip", "-r", "-d", out, root)
+    assert r.returncode == 0, r.stderr
+    assert sorted(snapshot(out)) == sorted(os.path.join("in", p) for p in PHOTOS)
+    assert b"passed over" in r.stderr and b"the output folder" in r.stderr, r.stderr
+    # Again: the outputs of the first run are not inputs of the second.
+    r = unmeta("strip", "-r", "-f", "-d", out, root)
+    assert r.returncode == 0, r.stderr
+    assert "%d files:" % (len(PHOTOS) + 1) in summary_counts(r.stderr), r.stderr
+    assert sorted(snapshot(out)) == sorted(os.path.join("in", p) for p in PHOTOS)
+
+
+def test_output_folder_is_an_input_folder(t):
+    root = tree(t, broken=False)
+    before = snapshot(root)
+    for args in (["-d", root, root], ["-f", "-d", root, root]):
+        r = unmeta("strip", "-r", *args)
+        assert r.returncode == 2 and b"-d names this input folder itself" in r.stderr, r.stderr
+        assert snapshot(root) == before
+    # An input folder inside the output folder: its outputs would be its inputs.
+    parent = os.path.dirname(root)
+    r = unmeta("strip", "-r", "-f", "-d", parent, root)
+    assert r.returncode == 2 and b"the output is the input" in r.stderr, r.stderr
+    assert snapshot(root) == before
 
 
 harness.main(globals())

@@ -280,7 +280,7 @@ def test_batch_dir_jobs_confined(t):
     assert r.returncode == 0, r.stderr
     assert_confined(r)
     for rel in ("top.jpg", "a/one.jpg", "a/b/two.jpg"):
-        assert_stripped(os.path.join(t.path("out"), rel))
+        assert_stripped(os.path.join(t.path("out"), os.path.basename(root), rel))  # -d mirrors each root under its name
     assert b"1 skipped" in r.stderr, r.stderr
     # beside the inputs, with media, and again with -f
     mkv(t, "in/a/clip.mkv")

@@ -300,7 +300,8 @@ static void test_context_and_options(void)
     CHECK_RC(unmeta_ctx_get_option(&v, ctx, UNMETA_OPT_APPLY_ORIENTATION), UNMETA_OK);
     CHECK(v == 0);
     const int32_t limits[] = { UNMETA_OPT_MAX_BLOCK_SIZE, UNMETA_OPT_MAX_DEPTH, UNMETA_OPT_MAX_ITEMS,
-                               UNMETA_OPT_MAX_MEMORY, UNMETA_OPT_SPOOL_LIMIT, UNMETA_OPT_MAX_INFLATE };
+                               UNMETA_OPT_MAX_MEMORY, UNMETA_OPT_SPOOL_LIMIT, UNMETA_OPT_MAX_INFLATE,
+                               UNMETA_OPT_MAX_SPOOL };
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
         v = -5;
         CHECK_RC(unmeta_ctx_get_option(&v, ctx, limits[i]), UNMETA_OK);
@@ -313,7 +314,7 @@ static void test_context_and_options(void)
         { UNMETA_OPT_APPLY_ORIENTATION, 1 }, { UNMETA_OPT_APPLY_ORIENTATION, 0 },
         { UNMETA_OPT_MAX_BLOCK_SIZE, 1 << 20 }, { UNMETA_OPT_MAX_DEPTH, 8 }, { UNMETA_OPT_MAX_ITEMS, 500 },
         { UNMETA_OPT_MAX_MEMORY, 64 << 20 }, { UNMETA_OPT_SPOOL_LIMIT, 0 }, { UNMETA_OPT_SPOOL_LIMIT, 4096 },
-        { UNMETA_OPT_MAX_INFLATE, 1 << 20 },
+        { UNMETA_OPT_MAX_INFLATE, 1 << 20 }, { UNMETA_OPT_MAX_SPOOL, 0 }, { UNMETA_OPT_MAX_SPOOL, 1 << 20 },
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         CHECK_RC(unmeta_ctx_set_option(ctx, good[i].key, good[i].value), UNMETA_OK);
@@ -326,7 +327,8 @@ static void test_context_and_options(void)
         { UNMETA_OPT_ICC, 2 }, { UNMETA_OPT_ICC, -1 }, { UNMETA_OPT_APPLY_ORIENTATION, 2 },
         { UNMETA_OPT_APPLY_ORIENTATION, -1 }, { UNMETA_OPT_MAX_BLOCK_SIZE, 0 }, { UNMETA_OPT_MAX_BLOCK_SIZE, -1 },
         { UNMETA_OPT_MAX_DEPTH, 0 }, { UNMETA_OPT_MAX_ITEMS, 0 }, { UNMETA_OPT_MAX_MEMORY, 10 },
-        { UNMETA_OPT_SPOOL_LIMIT, -1 }, { UNMETA_OPT_MAX_INFLATE, 0 }, { 0, 1 }, { 99, 1 }, { -3, 1 },
+        { UNMETA_OPT_SPOOL_LIMIT, -1 }, { UNMETA_OPT_MAX_INFLATE, 0 }, { UNMETA_OPT_MAX_SPOOL, -1 },
+        { 0, 1 }, { 99, 1 }, { -3, 1 },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t before = 0, after = 1;
@@ -344,6 +346,8 @@ static void test_context_and_options(void)
     CHECK_RC(unmeta_ctx_set_option(NULL, UNMETA_OPT_ICC, 0), UNMETA_E_INVALID);
     CHECK_RC(unmeta_ctx_set_cancel(NULL, NULL, NULL), UNMETA_E_INVALID);
     CHECK_RC(unmeta_ctx_set_cancel(ctx, NULL, NULL), UNMETA_OK);
+    CHECK_RC(unmeta_ctx_set_progress(NULL, NULL, NULL), UNMETA_E_INVALID);
+    CHECK_RC(unmeta_ctx_set_progress(ctx, NULL, NULL), UNMETA_OK);
 
     /* struct_size initialisers. */
     unmeta_io_callbacks cb;
@@ -977,6 +981,226 @@ static void test_cancel(unmeta_ctx *ctx)
     unmeta_source_free(src);
 }
 
+/* ---- progress and the spool of non-seekable inputs ------------------------------ */
+
+typedef struct prog {
+    int calls, spool_calls;
+    uint64_t last_done, last_total;
+    int backwards;         /* done went down while total was known, or past total */
+    int cancel_after;      /* return non-zero at this call (0: never) */
+    const char *look_for;  /* a folder: count calls that see an open file in it */
+    int saw_file;
+} prog;
+
+/* True when this process holds a descriptor on a file in folder dir
+ * (an unnamed temporary file reads "DIR/#123 (deleted)"). */
+static int fd_in_dir(const char *dir)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int found = 0;
+    size_t n = strlen(dir);
+    while (d && (e = readdir(d)) != NULL) {
+        char link[600], target[600];
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(link, target, sizeof(target) - 1);
+        if (k <= 0)
+            continue;
+        target[k] = '\0';
+        if (strncmp(target, dir, n) == 0 && target[n] == '/')
+            found = 1;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static int32_t prog_cb(uint64_t done, uint64_t total, void *user)
+{
+    prog *p = user;
+    p->calls++;
+    if (total == 0) {
+        p->spool_calls++;
+        if (p->look_for && fd_in_dir(p->look_for))
+            p->saw_file = 1;
+    } else if (done > total || (p->last_total && done < p->last_done)) {
+        p->backwards = 1;
+    }
+    p->last_done = done;
+    p->last_total = total;
+    return p->cancel_after && p->calls >= p->cancel_after;
+}
+
+/* tiny_jpeg with n more bytes of entropy-coded data before its EOI (no
+ * 0xFF among them): not a picture a decoder would accept, but unmeta
+ * scans without decoding them, so the strip reads them all and copies them
+ * all, which is what progress is about. */
+static unsigned char *with_long_scan(size_t n, size_t *len)
+{
+    size_t head = sizeof(tiny_jpeg) - 2; /* up to the EOI */
+    unsigned char *p = malloc(sizeof(tiny_jpeg) + n);
+    if (!p)
+        return NULL;
+    memcpy(p, tiny_jpeg, head);
+    for (size_t i = 0; i < n; i++)
+        p[head + i] = (unsigned char)(i % 251);
+    p[head + n] = 0xFF;
+    p[head + n + 1] = 0xD9;
+    *len = sizeof(tiny_jpeg) + n;
+    return p;
+}
+
+/* tiny_jpeg followed by n bytes after its EOI: a trailer strip removes. */
+static unsigned char *with_trailer(size_t n, size_t *len)
+{
+    unsigned char *p = malloc(sizeof(tiny_jpeg) + n);
+    if (!p)
+        return NULL;
+    memcpy(p, tiny_jpeg, sizeof(tiny_jpeg));
+    for (size_t i = 0; i < n; i++)
+        p[sizeof(tiny_jpeg) + i] = (unsigned char)(i * 7 + 1);
+    *len = sizeof(tiny_jpeg) + n;
+    return p;
+}
+
+static void test_progress(void)
+{
+    unmeta_ctx *ctx = NULL;
+    unmeta_source *src = NULL;
+    unmeta_sink *dst = NULL;
+    size_t len = 0;
+    unsigned char *big = with_long_scan(12u << 20, &len);
+    const char *in = tmp_path("progress-in.jpg"), *out = tmp_path("progress-out.jpg");
+    CHECK(big && tiny_jpeg[sizeof(tiny_jpeg) - 2] == 0xFF && tiny_jpeg[sizeof(tiny_jpeg) - 1] == 0xD9);
+    CHECK(big && spit(in, big, len) == 0);
+    CHECK_RC(unmeta_ctx_new(&ctx), UNMETA_OK);
+
+    /* A file: several calls, done never backwards, the last one at the end. */
+    prog p = { 0 };
+    CHECK_RC(unmeta_ctx_set_progress(ctx, prog_cb, &p), UNMETA_OK);
+    CHECK_RC(unmeta_source_new_path(&src, in), UNMETA_OK);
+    CHECK_RC(unmeta_sink_new_path(&dst, out, -1), UNMETA_OK);
+    CHECK_RC(unmeta_strip(NULL, ctx, src, dst), UNMETA_OK);
+    unmeta_sink_free(dst);
+    CHECK(p.calls >= 8 && p.calls <= 100);          /* about every MiB */
+    CHECK(!p.backwards && p.spool_calls == 0);
+    CHECK(p.last_done == len && p.last_total == len);
+    size_t n = 0;
+    unsigned char *got = slurp(out, &n);
+    CHECK(got && n == ref_len + (12u << 20) && !contains(got, n, canary));
+    free(got);
+
+    /* inspect reports too, and returning non-zero cancels: no output. */
+    unmeta_report *rep = NULL;
+    p = (prog){ 0 };
+    CHECK_RC(unmeta_inspect(&rep, ctx, src), UNMETA_OK);
+    unmeta_report_free(rep);
+    CHECK(p.calls >= 1 && p.last_done == len && !p.backwards);
+    p = (prog){ 0 };
+    p.cancel_after = 2;
+    unlink(out);
+    CHECK_RC(unmeta_sink_new_path(&dst, out, -1), UNMETA_OK);
+    CHECK_RC(unmeta_strip(NULL, ctx, src, dst), UNMETA_E_CANCELED);
+    unmeta_sink_free(dst);
+    CHECK(access(out, F_OK) != 0 && count_files("unmeta-tmp") == 0);
+    unmeta_source_free(src);
+
+    /* Memory in and out: the same calls. */
+    p = (prog){ 0 };
+    void *mem = NULL;
+    uint64_t mlen = 0;
+    CHECK_RC(unmeta_strip_memory(&mem, &mlen, ctx, big, len), UNMETA_OK);
+    CHECK(mem && mlen == ref_len + (12u << 20));
+    CHECK(p.calls >= 4 && !p.backwards && p.last_done == len);
+    unmeta_free(mem);
+    CHECK_RC(unmeta_ctx_set_progress(ctx, NULL, NULL), UNMETA_OK);
+    unmeta_ctx_free(ctx);
+    free(big);
+}
+
+static void test_spool(void)
+{
+    unmeta_ctx *ctx = NULL;
+    unmeta_source *src = NULL;
+    unmeta_sink *dst = NULL;
+    size_t len = 0;
+    unsigned char *big = with_trailer(6u << 20, &len);
+    const char *spool_dir = tmp_path("spool");
+    char *old_tmpdir = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    CHECK(big != NULL && mkdir(spool_dir, 0700) == 0);
+    setenv("TMPDIR", spool_dir, 1);
+    CHECK_RC(unmeta_ctx_new(&ctx), UNMETA_OK);
+    CHECK_RC(unmeta_ctx_set_option(ctx, UNMETA_OPT_SPOOL_LIMIT, 1 << 20), UNMETA_OK);
+    unmeta_io_callbacks cb = UNMETA_IO_CALLBACKS_INIT;
+    cb.read = mf_read; /* no seek: spooled */
+
+    /* Beyond the memory part: an unnamed file in $TMPDIR, gone with the source. */
+    memfile m = { big, len, 0, 100000, 0, NULL, 0, 0, 0, 0 };
+    prog p = { 0 };
+    p.look_for = spool_dir;
+    CHECK_RC(unmeta_ctx_set_progress(ctx, prog_cb, &p), UNMETA_OK);
+    CHECK_RC(unmeta_source_new_callbacks(&src, &cb, &m), UNMETA_OK);
+    void *data = NULL;
+    const void *outp = NULL;
+    uint64_t olen = 0;
+    CHECK_RC(unmeta_sink_new_memory(&dst), UNMETA_OK);
+    CHECK_RC(unmeta_strip(NULL, ctx, src, dst), UNMETA_OK);
+    CHECK_RC(unmeta_sink_memory(&outp, &olen, dst), UNMETA_OK);
+    CHECK(outp && same(outp, (size_t)olen, ref, (size_t)ref_len));
+    unmeta_sink_free(dst);
+    CHECK(p.spool_calls >= 3 && p.saw_file);        /* spooled to $TMPDIR, with progress */
+    CHECK(p.last_done == len && p.last_total == len && !p.backwards);
+    CHECK(count_files("spool") == 1);               /* nothing named in it... */
+    DIR *d = opendir(spool_dir);
+    int names = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        names += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    CHECK(names == 0);
+    unmeta_source_free(src);
+    CHECK(!fd_in_dir(spool_dir));                   /* ...and nothing held once freed */
+
+    /* Longer than UNMETA_OPT_MAX_SPOOL: refused, the spool released at once,
+     * and the half-read stream is not offered again as if it were whole. */
+    CHECK_RC(unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_SPOOL, 3 << 20), UNMETA_OK);
+    m.pos = 0;
+    CHECK_RC(unmeta_source_new_callbacks(&src, &cb, &m), UNMETA_OK);
+    CHECK_RC(unmeta_sink_new_memory(&dst), UNMETA_OK);
+    CHECK_RC(unmeta_strip(NULL, ctx, src, dst), UNMETA_E_LIMIT);
+    CHECK(strstr(unmeta_ctx_last_error(ctx), "UNMETA_OPT_MAX_SPOOL") != NULL);
+    CHECK(!fd_in_dir(spool_dir));
+    unmeta_sink_free(dst);
+    CHECK_RC(unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_SPOOL, 1ll << 32), UNMETA_OK);
+    int32_t dirty = -1;
+    CHECK_RC(unmeta_check(&dirty, ctx, src), UNMETA_E_STATE);
+    unmeta_source_free(src);
+
+    /* A spool limit of 0 with a small input: memory only is not needed,
+     * everything goes to the file; the result is the same. */
+    CHECK_RC(unmeta_ctx_set_option(ctx, UNMETA_OPT_SPOOL_LIMIT, 0), UNMETA_OK);
+    m.pos = 0;
+    CHECK_RC(unmeta_source_new_callbacks(&src, &cb, &m), UNMETA_OK);
+    CHECK_RC(unmeta_strip_memory(&data, &olen, ctx, big, len), UNMETA_OK); /* memory: never spooled */
+    unmeta_free(data);
+    CHECK_RC(unmeta_sink_new_memory(&dst), UNMETA_OK);
+    CHECK_RC(unmeta_strip(NULL, ctx, src, dst), UNMETA_OK);
+    CHECK_RC(unmeta_sink_memory(&outp, &olen, dst), UNMETA_OK);
+    CHECK(outp && same(outp, (size_t)olen, ref, (size_t)ref_len));
+    unmeta_sink_free(dst);
+    unmeta_source_free(src);
+
+    if (old_tmpdir)
+        setenv("TMPDIR", old_tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
+    free(old_tmpdir);
+    rmdir(spool_dir);
+    unmeta_ctx_free(ctx);
+    free(big);
+}
+
 static void test_options_take_effect(void)
 {
     unmeta_ctx *ctx = NULL;
@@ -1011,6 +1235,8 @@ int main(void)
     test_reports(ctx);
     test_error_paths(ctx);
     test_cancel(ctx);
+    test_progress();
+    test_spool();
     test_options_take_effect();
     unmeta_ctx_free(ctx);
     unmeta_free(ref);
