@@ -160,6 +160,7 @@ static void check_report(const unmeta_report *r, uint64_t size, int rc, const un
 /* Removed blocks shorter than this are not searched for: a few bytes recur
  * by chance (a marker and a length, a box header). */
 #define REMOVED_MIN 16
+#define WHY_MAX 600
 
 typedef struct span {
     uint64_t off, len;
@@ -206,21 +207,55 @@ static int kept_elsewhere(const uint8_t *in, size_t size, const uint8_t *needle,
     return 0;
 }
 
+/* True when the output of stripping the input with every occurrence of
+ * the n bytes at needle cut out still holds them: then strip builds those
+ * bytes itself (a rebuilt JFIF header or minimal EXIF that a removed
+ * duplicate happens to equal), and does not copy them from the input. */
+static int rebuilt(unmeta_ctx *ctx, const uint8_t *in, size_t size, const uint8_t *needle, size_t n, char *why,
+                   size_t why_size)
+{
+    uint8_t *cut = malloc(size);
+    size_t len = 0, pos = 0;
+    void *out = NULL;
+    uint64_t out_size = 0;
+    int yes = 0;
+    if (!cut)
+        abort();
+    while (pos < size) {
+        const uint8_t *hit = memmem(in + pos, size - pos, needle, n);
+        size_t upto = hit ? (size_t)(hit - in) : size;
+        memcpy(cut + len, in + pos, upto - pos);
+        len += upto - pos;
+        pos = hit ? upto + n : size;
+    }
+    int rc = unmeta_strip_memory(&out, &out_size, ctx, cut, len);
+    if (rc == 0)
+        yes = memmem(out, (size_t)out_size, needle, n) != NULL;
+    snprintf(why, why_size, "without them the input %s", rc ? "does not strip: " : "strips to an output without them");
+    if (rc)
+        snprintf(why + strlen(why), why_size - strlen(why), "%s", unmeta_ctx_last_error(ctx));
+    unmeta_free(out);
+    free(cut);
+    return yes;
+}
+
 /* What strip reports as removed is not in its output. A block is searched
  * for whole (it is REMOVED_MIN bytes or more and not one repeated byte
- * value, which zero padding in a rebuilt structure would match), and a
- * match counts only when those bytes occur nowhere in the input outside
- * the removed blocks: then the output can only have them from a removed
- * block, which is a leak. A hash of every REMOVED_MIN-byte window of the
- * output rules most blocks out before any search. */
+ * value, which zero padding in a rebuilt structure would match). A match
+ * is a leak unless those bytes occur in the input outside every removed
+ * block (a kept duplicate), or strip produces them even from the input
+ * without any copy of them (rebuilt, see above): otherwise the output can
+ * only have them from a removed block. A hash of every REMOVED_MIN-byte
+ * window of the output rules most blocks out before any search. */
 static void check_removed(const uint8_t *in, size_t size, const unmeta_report *r, const uint8_t *out,
-                          size_t out_size, int rc, const unmeta_ctx *ctx, const variant *v)
+                          size_t out_size, int rc, unmeta_ctx *ctx, const variant *v)
 {
     uint32_t nb = unmeta_report_block_count(r);
     span *rm = NULL;
     size_t nrm = 0;
     uint8_t *bits = NULL;
     uint64_t mask = 0;
+    char why[WHY_MAX];
     if (out_size < REMOVED_MIN)
         return;
     rm = malloc((nb ? nb : 1) * sizeof(*rm));
@@ -254,11 +289,12 @@ static void check_removed(const uint8_t *in, size_t size, const unmeta_report *r
         uint64_t h = window_hash(blk) & mask;
         if (!(bits[h >> 3] & (1u << (h & 7))))
             continue;
-        if (!memmem(out, out_size, blk, n) || kept_elsewhere(in, size, blk, n, rm, nrm))
+        if (!memmem(out, out_size, blk, n) || kept_elsewhere(in, size, blk, n, rm, nrm) ||
+            rebuilt(ctx, in, size, blk, n, why, sizeof(why)))
             continue;
         unmeta_block b = UNMETA_BLOCK_INIT;
-        fprintf(stderr, "fuzz_strip: removed block at %llu (%llu bytes) found in the output\n",
-                (unsigned long long)rm[i].off, (unsigned long long)rm[i].len);
+        fprintf(stderr, "fuzz_strip: removed block at %llu (%llu bytes) found in the output (%s)\n",
+                (unsigned long long)rm[i].off, (unsigned long long)rm[i].len, why);
         for (uint32_t j = 0; j < nb; j++)
             if (unmeta_report_block(&b, r, j) == 0 && b.offset == rm[i].off && b.length == rm[i].len &&
                 b.action == UNMETA_ACTION_REMOVE)
