@@ -21,19 +21,31 @@
  *    to exactly itself (strip is idempotent; for libavformat remuxes, it
  *    strips again successfully: see the note at that check);
  *  - every reported block lies inside the input and every finding points
- *    at an existing block.
+ *    at an existing block;
+ *  - the output never contains the bytes of a block strip reported as
+ *    removed (see check_removed for the exact rule).
  * Limits are set small so that a hostile input fails with UNMETA_E_LIMIT
  * before the fuzzer's memory cap.
+ *
+ * Built with -DFUZZ_FORMAT="png" (fuzz_png, ...), the target lets only that
+ * module claim its inputs (um_ctx_force_format, an internal hook), so every
+ * mutation is spent in one parser; the module's probe must still bid, so
+ * findings stay reachable through the public API. Without it (fuzz_strip),
+ * the probe picks the format as it does for users.
  *
  * The same file builds without libFuzzer: replay.c calls
  * LLVMFuzzerTestOneInput on files (see README.md).
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "unmeta.h"
+#ifdef FUZZ_FORMAT
+#include "internal.h" /* um_ctx_force_format */
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -87,6 +99,12 @@ static unmeta_ctx *make_ctx(const variant *v)
         fprintf(stderr, "fuzz_strip: cannot set up a context\n");
         abort();
     }
+#ifdef FUZZ_FORMAT
+    if (um_ctx_force_format(ctx, FUZZ_FORMAT) != 0) {
+        fprintf(stderr, "fuzz_strip: no format named %s\n", FUZZ_FORMAT);
+        abort();
+    }
+#endif
     return ctx;
 }
 
@@ -112,6 +130,11 @@ static void check_report(const unmeta_report *r, uint64_t size, int rc, const un
     uint32_t nn = unmeta_report_note_count(r);
     const char *fmt = unmeta_report_format(r);
     CHECK(fmt && fmt[0], "report without a format name");
+#ifdef FUZZ_FORMAT
+    /* The media module names its report after the muxer it picked. */
+    CHECK(strcmp(fmt, FUZZ_FORMAT) == 0 || (strcmp(FUZZ_FORMAT, "media") == 0 && remuxed(r)),
+          "a format other than the forced one claimed the input");
+#endif
     for (uint32_t i = 0; i < nb; i++) {
         unmeta_block b = UNMETA_BLOCK_INIT;
         CHECK(unmeta_report_block(&b, r, i) == 0, "cannot read a block");
@@ -132,6 +155,154 @@ static void check_report(const unmeta_report *r, uint64_t size, int rc, const un
     char *json = NULL;
     CHECK(unmeta_report_json(&json, r) == 0 && json && json[0] == '{', "report JSON");
     unmeta_free(json);
+}
+
+/* Removed blocks shorter than this are not searched for: a few bytes recur
+ * by chance (a marker and a length, a box header). */
+#define REMOVED_MIN 16
+#define WHY_MAX 600
+
+typedef struct span {
+    uint64_t off, len;
+} span;
+
+static int uniform(const uint8_t *p, uint64_t n)
+{
+    for (uint64_t i = 1; i < n; i++)
+        if (p[i] != p[0])
+            return 0;
+    return 1;
+}
+
+/* A hash of the REMOVED_MIN bytes at p, for the prefilter below. */
+static uint64_t window_hash(const uint8_t *p)
+{
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
+    return h ^ h >> 29;
+}
+
+/* True when the n bytes at needle occur in the input at an offset where
+ * they overlap no removed block: kept bytes that merely repeat a removed
+ * block (a copy the fuzzer spliced into pixel data, a duplicate chunk
+ * kept elsewhere) explain its presence in the output. */
+static int kept_elsewhere(const uint8_t *in, size_t size, const uint8_t *needle, size_t n,
+                          const span *rm, size_t nrm)
+{
+    size_t pos = 0;
+    while (pos + n <= size) {
+        const uint8_t *hit = memmem(in + pos, size - pos, needle, n);
+        if (!hit)
+            return 0;
+        uint64_t at = (uint64_t)(hit - in);
+        int overlaps = 0;
+        for (size_t i = 0; i < nrm && !overlaps; i++)
+            overlaps = at < rm[i].off + rm[i].len && rm[i].off < at + n;
+        if (!overlaps)
+            return 1;
+        pos = (size_t)at + 1;
+    }
+    return 0;
+}
+
+/* True when the output of stripping the input with every occurrence of
+ * the n bytes at needle cut out still holds them: then strip builds those
+ * bytes itself (a rebuilt JFIF header or minimal EXIF that a removed
+ * duplicate happens to equal), and does not copy them from the input. */
+static int rebuilt(unmeta_ctx *ctx, const uint8_t *in, size_t size, const uint8_t *needle, size_t n, char *why,
+                   size_t why_size)
+{
+    uint8_t *cut = malloc(size);
+    size_t len = 0, pos = 0;
+    void *out = NULL;
+    uint64_t out_size = 0;
+    int yes = 0;
+    if (!cut)
+        abort();
+    while (pos < size) {
+        const uint8_t *hit = memmem(in + pos, size - pos, needle, n);
+        size_t upto = hit ? (size_t)(hit - in) : size;
+        memcpy(cut + len, in + pos, upto - pos);
+        len += upto - pos;
+        pos = hit ? upto + n : size;
+    }
+    int rc = unmeta_strip_memory(&out, &out_size, ctx, cut, len);
+    if (rc == 0)
+        yes = memmem(out, (size_t)out_size, needle, n) != NULL;
+    snprintf(why, why_size, "without them the input %s", rc ? "does not strip: " : "strips to an output without them");
+    if (rc)
+        snprintf(why + strlen(why), why_size - strlen(why), "%s", unmeta_ctx_last_error(ctx));
+    unmeta_free(out);
+    free(cut);
+    return yes;
+}
+
+/* What strip reports as removed is not in its output. A block is searched
+ * for whole (it is REMOVED_MIN bytes or more and not one repeated byte
+ * value, which zero padding in a rebuilt structure would match). A match
+ * is a leak unless those bytes occur in the input outside every removed
+ * block (a kept duplicate), or strip produces them even from the input
+ * without any copy of them (rebuilt, see above): otherwise the output can
+ * only have them from a removed block. A hash of every REMOVED_MIN-byte
+ * window of the output rules most blocks out before any search. */
+static void check_removed(const uint8_t *in, size_t size, const unmeta_report *r, const uint8_t *out,
+                          size_t out_size, int rc, unmeta_ctx *ctx, const variant *v)
+{
+    uint32_t nb = unmeta_report_block_count(r);
+    span *rm = NULL;
+    size_t nrm = 0;
+    uint8_t *bits = NULL;
+    uint64_t mask = 0;
+    char why[WHY_MAX];
+    if (out_size < REMOVED_MIN)
+        return;
+    rm = malloc((nb ? nb : 1) * sizeof(*rm));
+    CHECK(rm != NULL, "out of memory");
+    for (uint32_t i = 0; i < nb; i++) {
+        unmeta_block b = UNMETA_BLOCK_INIT;
+        if (unmeta_report_block(&b, r, i) == 0 && b.action == UNMETA_ACTION_REMOVE && b.length) {
+            rm[nrm].off = b.offset;
+            rm[nrm].len = b.length;
+            nrm++;
+        }
+    }
+    for (size_t i = 0; i < nrm; i++) {
+        const uint8_t *blk = in + rm[i].off;
+        size_t n = (size_t)rm[i].len;
+        if (n < REMOVED_MIN || n > out_size || uniform(blk, n))
+            continue;
+        if (!bits) {
+            /* One bit per hash bucket, about 8 per output window, at most 16 MiB. */
+            uint64_t nbits = 1u << 12;
+            while (nbits < (uint64_t)out_size * 8 && nbits < (1ull << 27))
+                nbits <<= 1;
+            mask = nbits - 1;
+            bits = calloc((size_t)(nbits / 8), 1);
+            CHECK(bits != NULL, "out of memory");
+            for (size_t p = 0; p + REMOVED_MIN <= out_size; p++) {
+                uint64_t h = window_hash(out + p) & mask;
+                bits[h >> 3] |= (uint8_t)(1u << (h & 7));
+            }
+        }
+        uint64_t h = window_hash(blk) & mask;
+        if (!(bits[h >> 3] & (1u << (h & 7))))
+            continue;
+        if (!memmem(out, out_size, blk, n) || kept_elsewhere(in, size, blk, n, rm, nrm) ||
+            rebuilt(ctx, in, size, blk, n, why, sizeof(why)))
+            continue;
+        unmeta_block b = UNMETA_BLOCK_INIT;
+        fprintf(stderr, "fuzz_strip: removed block at %llu (%llu bytes) found in the output (%s)\n",
+                (unsigned long long)rm[i].off, (unsigned long long)rm[i].len, why);
+        for (uint32_t j = 0; j < nb; j++)
+            if (unmeta_report_block(&b, r, j) == 0 && b.offset == rm[i].off && b.length == rm[i].len &&
+                b.action == UNMETA_ACTION_REMOVE)
+                fprintf(stderr, "fuzz_strip: it is block %u, '%s'\n", j, b.kind);
+        CHECK(0, "the output contains a block reported as removed");
+    }
+    free(bits);
+    free(rm);
 }
 
 /* Runs inspect, check and strip on one input with one set of options and
@@ -187,6 +358,9 @@ static void run_variant(const uint8_t *data, size_t size, const variant *v)
     const void *out = NULL;
     uint64_t out_size = 0;
     CHECK(unmeta_sink_memory(&out, &out_size, sink) == 0, "reading the memory sink");
+
+    /* Nothing reported as removed made it into the output. */
+    check_removed(data, size, srep, out, (size_t)out_size, rc, ctx, v);
 
     /* The output is clean... */
     unmeta_source *osrc = NULL;

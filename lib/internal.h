@@ -49,7 +49,10 @@ struct unmeta_ctx {
     unmeta_progress_fn progress;
     void *progress_user;
     char errmsg[UM_ERRMSG_MAX];   /* detail of the last failure */
+    const struct um_format *forced; /* only module that may claim an input; NULL: probe all (fuzz targets) */
 };
+
+struct um_format;
 
 typedef struct um_reader um_reader;
 typedef struct um_plan um_plan;
@@ -96,6 +99,14 @@ int um_job_spool_progress(um_job *job, uint64_t spooled);
 void um_job_progress_write(um_job *job, uint64_t plan_bytes);
 /* The job is done: one last call with done == total. */
 int um_job_progress_end(um_job *job);
+/* Lets only the module named `name` claim inputs on this context (NULL:
+ * all of them again), so that a per-format fuzz target spends every input
+ * in one parser. The module still has to bid on the input: what its probe
+ * refuses is refused (UNMETA_E_UNSUPPORTED), as it would be without the
+ * hook, so a finding is always reachable through the public API. Internal
+ * (not exported from the shared library). UNMETA_E_INVALID for an unknown
+ * name. */
+int um_ctx_force_format(unmeta_ctx *ctx, const char *name);
 
 #define UM_TRY(expr)                 \
     do {                             \

@@ -311,6 +311,21 @@ int32_t unmeta_ctx_get_option(int64_t *out, const unmeta_ctx *ctx, int32_t key)
     }
 }
 
+int um_ctx_force_format(unmeta_ctx *ctx, const char *name)
+{
+    if (!ctx)
+        return UNMETA_E_INVALID;
+    if (!name) {
+        ctx->forced = NULL;
+        return 0;
+    }
+    const um_format *f = um_format_find(name);
+    if (!f)
+        return um_ctx_fail(ctx, UNMETA_E_INVALID, "no format named '%s'", name);
+    ctx->forced = f;
+    return 0;
+}
+
 const char *unmeta_ctx_last_error(const unmeta_ctx *ctx)
 {
     return ctx ? ctx->errmsg : "";
@@ -366,9 +381,12 @@ static int run_job(unmeta_report **report_out, unmeta_ctx *ctx, unmeta_source *s
     uint64_t size = um_reader_size(job.in);
     size_t n = size < sizeof(head) ? (size_t)size : sizeof(head);
     UM_TRY_GOTO(rc, um_read_at(&job, 0, head, n), done);
-    const um_format *fmt = um_format_probe(head, n);
+    const um_format *fmt = um_format_claim(ctx, head, n);
     if (!fmt) {
-        rc = um_fail(&job, UNMETA_E_UNSUPPORTED, n == 0 ? "empty input" : "not a format unmeta knows");
+        if (n && ctx->forced)
+            rc = um_fail(&job, UNMETA_E_UNSUPPORTED, "not a %s file (the only format allowed)", ctx->forced->name);
+        else
+            rc = um_fail(&job, UNMETA_E_UNSUPPORTED, n == 0 ? "empty input" : "not a format unmeta knows");
         goto done;
     }
     um_report_set_format(job.report, fmt->name);
@@ -528,7 +546,7 @@ int32_t unmeta_probe(const char **format, unmeta_ctx *ctx, unmeta_source *src)
     uint64_t size = um_reader_size(job.in);
     size_t n = size < sizeof(head) ? (size_t)size : sizeof(head);
     UM_TRY_GOTO(rc, um_read_at(&job, 0, head, n), done);
-    const um_format *fmt = um_format_probe(head, n);
+    const um_format *fmt = um_format_claim(ctx, head, n);
     *format = fmt ? fmt->name : NULL;
 done:
     um_reader_close(job.in);

@@ -40,6 +40,11 @@ typedef struct um_format {
 
 /* Returns the module with the highest bid, or NULL. */
 const um_format *um_format_probe(const uint8_t *head, size_t n);
+/* The module that claims an input on ctx: um_format_probe(), or, on a
+ * context restricted by um_ctx_force_format(), that module if it bids. */
+const um_format *um_format_claim(const unmeta_ctx *ctx, const uint8_t *head, size_t n);
+/* The module of that short name, or NULL. */
+const um_format *um_format_find(const char *name);
 /* For formats recognised only to be refused with a name (camera raws...):
  * a module may return UNMETA_E_UNSUPPORTED with a message naming the format. */
 

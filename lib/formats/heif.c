@@ -953,8 +953,31 @@ static int cmp_range(const void *a, const void *b)
     return x->off < y->off ? -1 : x->off > y->off ? 1 : x->len < y->len ? -1 : x->len > y->len;
 }
 
+/* True when [off, off+len) lies inside the payload of one 'mdat' box.
+ * h->mdats is in file order (the top-level walk), so sorted and disjoint. */
+static int in_mdat(const heif *h, uint64_t off, uint64_t len)
+{
+    size_t lo = 0, hi = h->nmdats;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->mdats[mid].off + h->mdats[mid].size <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == h->nmdats)
+        return 0;
+    const um_box *b = &h->mdats[lo];
+    uint64_t start = b->off + b->hdr, end = b->off + b->size;
+    return off >= start && off <= end && len <= end - off;
+}
+
 /* Merges the extents of kept items (method m) into sorted, disjoint
- * ranges with their output offsets; refuses removed bytes inside them. */
+ * ranges with their output offsets; refuses removed bytes inside them.
+ * File extents (method 0) of kept items must lie in an 'mdat': anywhere
+ * else (a 'free' or unknown top-level box, the meta box itself) they share
+ * bytes with a structure that strip drops and reports as removed, and
+ * copying them would carry that structure's bytes into the output. */
 static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, uint64_t *total)
 {
     um_job *job = h->job;
@@ -966,6 +989,13 @@ static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, u
         if (!it->located || it->method != m)
             continue;
         for (size_t e = 0; e < it->count; e++) {
+            const extent *x = &h->ext[it->first + e];
+            if (m == 0 && !it->remove && !in_mdat(h, x->off, x->len)) {
+                rc = um_fail(job, UNMETA_E_UNSUPPORTED,
+                             FMT ": item %u has data at bytes %llu..%llu, outside every 'mdat' box", it->id,
+                             (unsigned long long)x->off, (unsigned long long)(x->off + x->len));
+                goto done;
+            }
             range **dst = it->remove ? &gone : &r;
             size_t *nd = it->remove ? &ng : &nr, *cd = it->remove ? &capg : &capr;
             UM_TRY_GOTO(rc, um_grow(job, (void **)dst, cd, *nd, sizeof(range)), done);

@@ -2,6 +2,8 @@
  * registry.c - the static table of format modules. Adding a format is one
  * line here (and its file in meson.build).
  */
+#include <string.h>
+
 #include "format.h"
 
 extern const um_format um_format_jpeg;
@@ -39,6 +41,21 @@ const um_format *um_format_probe(const uint8_t *head, size_t n)
         }
     }
     return best;
+}
+
+const um_format *um_format_claim(const unmeta_ctx *ctx, const uint8_t *head, size_t n)
+{
+    if (ctx && ctx->forced)
+        return ctx->forced->probe(head, n) > 0 ? ctx->forced : NULL;
+    return um_format_probe(head, n);
+}
+
+const um_format *um_format_find(const char *name)
+{
+    for (size_t i = 0; name && i < NFORMATS; i++)
+        if (strcmp(formats[i]->name, name) == 0)
+            return formats[i];
+    return NULL;
 }
 
 uint32_t um_format_count(void)
