@@ -102,7 +102,7 @@ static void on_signal(int sig)
 static int32_t cancel_requested(void *user)
 {
     (void)user;
-    return interrupted != 0;
+    return interrupted != 0 || cli_deadline_passed();
 }
 
 static double now_s(void)
@@ -519,9 +519,13 @@ static void set_error(item *it, int status, int code, const char *msg)
 static void classify(item *it, int rc, unmeta_ctx *ctx)
 {
     char d[512];
-    snprintf(d, sizeof(d), "%s", unmeta_ctx_last_error(ctx));
+    cli_error_text(d, sizeof(d), rc, unmeta_ctx_last_error(ctx)); /* "; see --max-..." for a limit */
     if (!it->named && not_claimed(rc, ctx, it->path)) {
         set_error(it, ST_SKIPPED, rc, d);
+        return;
+    }
+    if (rc == UNMETA_E_CANCELED && !interrupted && cli_deadline_passed()) {
+        set_error(it, ST_REFUSED, rc, d);
         return;
     }
     if (rc == UNMETA_E_CANCELED) {
@@ -792,6 +796,7 @@ static void *worker(void *arg)
         if (i >= b->files.n)
             break;
         item *it = &b->files.v[i];
+        cli_deadline_start(b->o->max_time);
         if (ok)
             process(ctx, b->o, it, sl);
         else if (it->status == ST_PENDING)

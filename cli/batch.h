@@ -22,12 +22,13 @@ typedef struct batch_opts {
     int progress;           /* -1: when stderr is a terminal; 0: never; 1: always */
     const long long *limits; /* CLI_LIMITS values for unmeta_ctx_set_option; 0: the default */
     int no_sandbox;         /* --no-sandbox: do not confine the process (cli/sandbox.h) */
+    double max_time;        /* --max-time: seconds for one file; 0: no limit */
 } batch_opts;
 
 /* --max-block-size, --max-depth, --max-items, --max-memory, --max-inflate,
- * --max-spool: the values are indexed like cli_limit_keys (main.c); 0 keeps
+ * --max-spool, --max-growth: the values are indexed like cli_limit_keys (main.c); 0 keeps
  * the default. */
-#define CLI_LIMITS 6
+#define CLI_LIMITS 7
 /* Applies the limits given to ctx; returns -1, or the index of the value the
  * library refused. */
 int cli_apply_limits(unmeta_ctx *ctx, const long long *limits);
@@ -36,6 +37,12 @@ int cli_apply_limits(unmeta_ctx *ctx, const long long *limits);
  * raises the limit it names, if any ("... (UNMETA_OPT_MAX_ITEMS) ..." ->
  * "...; see --max-items"), in buf. */
 const char *cli_error_text(char *buf, size_t n, int rc, const char *detail);
+
+/* --max-time: starts this thread's deadline for one file (0: none); the
+ * cancel callbacks poll cli_deadline_passed(), and cli_error_text() names
+ * the option when a file was abandoned for it. */
+void cli_deadline_start(double seconds);
+int cli_deadline_passed(void);
 
 /* The absolute form of PATH with every symbolic link of its folders resolved
  * (and of PATH itself when follow is set), also for a path whose last parts

@@ -46,6 +46,7 @@ static const struct {
     { "max-memory", UNMETA_OPT_MAX_MEMORY },
     { "max-inflate", UNMETA_OPT_MAX_INFLATE },
     { "max-spool", UNMETA_OPT_MAX_SPOOL },
+    { "max-growth", UNMETA_OPT_MAX_GROWTH },
 };
 
 int cli_apply_limits(unmeta_ctx *ctx, const long long *limits)
@@ -56,8 +57,43 @@ int cli_apply_limits(unmeta_ctx *ctx, const long long *limits)
     return -1;
 }
 
+/* --max-time: each thread's deadline for the file it works on. */
+static _Thread_local double deadline_at, deadline_secs;
+static _Thread_local int deadline_hit;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_deadline_start(double seconds)
+{
+    deadline_secs = seconds;
+    deadline_at = seconds > 0 ? mono_s() + seconds : 0;
+    deadline_hit = 0;
+}
+
+int cli_deadline_passed(void)
+{
+    if (!deadline_hit && deadline_at > 0 && mono_s() > deadline_at)
+        deadline_hit = 1;
+    return deadline_hit;
+}
+
+static int32_t deadline_cancel(void *user)
+{
+    (void)user;
+    return cli_deadline_passed();
+}
+
 const char *cli_error_text(char *buf, size_t n, int rc, const char *detail)
 {
+    if (rc == UNMETA_E_CANCELED && deadline_hit) {
+        snprintf(buf, n, "took longer than %g s and was abandoned (a limit: see --max-time)", deadline_secs);
+        return buf;
+    }
     if (!detail || !*detail)
         detail = unmeta_strerror(rc);
     snprintf(buf, n, "%s", detail);
@@ -151,6 +187,8 @@ static void usage(FILE *f)
         "      --max-inflate N      most bytes one compressed block may inflate to (64M)\n"
         "      --max-spool N        longest input read from a pipe (4G: the first 64M in\n"
         "                           memory, the rest in a temporary file in $TMPDIR)\n"
+        "      --max-growth N       most bytes an output may have beyond its input (64M)\n"
+        "      --max-time SECONDS   most time for one file (no limit by default)\n"
         "Common:\n"
         "      --no-sandbox         do not confine the process (by default, once its\n"
         "                           files are open it can open no other file, no\n"
@@ -725,7 +763,7 @@ int main(int argc, char **argv)
     o.b.progress = -1;
 
     enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
-           OPT_NO_SANDBOX, OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
+           OPT_NO_SANDBOX, OPT_MAX_TIME, OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
         { "dir", required_argument, NULL, 'd' },
@@ -751,6 +789,8 @@ int main(int argc, char **argv)
         { "max-memory", required_argument, NULL, OPT_LIMIT + 3 },
         { "max-inflate", required_argument, NULL, OPT_LIMIT + 4 },
         { "max-spool", required_argument, NULL, OPT_LIMIT + 5 },
+        { "max-growth", required_argument, NULL, OPT_LIMIT + 6 },
+        { "max-time", required_argument, NULL, OPT_MAX_TIME },
         { NULL, 0, NULL, 0 },
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -807,12 +847,22 @@ int main(int argc, char **argv)
             }
             break;
         case OPT_LIMIT + 0: case OPT_LIMIT + 1: case OPT_LIMIT + 2: case OPT_LIMIT + 3: case OPT_LIMIT + 4:
-        case OPT_LIMIT + 5: {
+        case OPT_LIMIT + 5: case OPT_LIMIT + 6: {
             int i = c - OPT_LIMIT;
             o.limits[i] = parse_size(optarg);
             if (o.limits[i] == 0) {
                 fprintf(stderr, "%s: --%s takes a positive number, optionally ending in K, M or G\n", prog,
                         cli_limit_keys[i].name);
+                return EXIT_ERROR;
+            }
+            break;
+        }
+        case OPT_MAX_TIME: {
+            char *end;
+            errno = 0;
+            o.b.max_time = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(o.b.max_time > 0 && o.b.max_time <= 1e9)) {
+                fprintf(stderr, "%s: --max-time takes a positive number of seconds\n", prog);
                 return EXIT_ERROR;
             }
             break;
@@ -851,6 +901,8 @@ int main(int argc, char **argv)
         unmeta_ctx_free(ctx);
         return EXIT_ERROR;
     }
+    if (o.b.max_time > 0)
+        unmeta_ctx_set_cancel(ctx, deadline_cancel, NULL);
     if (is_strip) {
         int modes = !!o.out + !!o.b.dir + !!o.b.in_place;
         if (modes > 1) {
@@ -902,6 +954,7 @@ int main(int argc, char **argv)
         int s;
         if (is_strip && targets[i].repeat)
             continue;
+        cli_deadline_start(o.b.max_time);
         if (is_strip)
             s = strip_one(ctx, &o, files[i]);
         else

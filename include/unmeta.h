@@ -81,6 +81,7 @@ typedef struct unmeta_ctx unmeta_ctx;
 #define UNMETA_OPT_SPOOL_LIMIT        7  /* bytes of a non-seekable input held in memory */
 #define UNMETA_OPT_MAX_INFLATE        8  /* most bytes one compressed block may inflate to */
 #define UNMETA_OPT_MAX_SPOOL          9  /* most bytes of a non-seekable input spooled in all (memory + temporary file) */
+#define UNMETA_OPT_MAX_GROWTH        10  /* most bytes an output may have beyond its input's size (default 64 MiB) */
 
 #define UNMETA_ICC_KEEP  0
 #define UNMETA_ICC_STRIP 1

@@ -38,6 +38,7 @@ typedef struct um_limits {
     uint64_t spool_limit;  /* UNMETA_OPT_SPOOL_LIMIT */
     uint64_t max_inflate;  /* UNMETA_OPT_MAX_INFLATE */
     uint64_t max_spool;    /* UNMETA_OPT_MAX_SPOOL */
+    uint64_t max_growth;   /* UNMETA_OPT_MAX_GROWTH */
 } um_limits;
 
 struct unmeta_ctx {

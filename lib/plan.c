@@ -71,6 +71,31 @@ static um_op *push(um_job *job)
     return op;
 }
 
+int um_output_grows(um_job *job, uint64_t size)
+{
+    uint64_t in, cap;
+    if (!job->in)
+        return 0;
+    in = um_reader_size(job->in);
+    if (!um_add_u64(&cap, in, job->ctx->limits.max_growth))
+        cap = UINT64_MAX;
+    if (size > cap)
+        return um_fail(job, UNMETA_E_LIMIT,
+                       "the output would pass %llu bytes, more than the %llu-byte input and %llu bytes of growth "
+                       "(UNMETA_OPT_MAX_GROWTH)", (unsigned long long)size, (unsigned long long)in,
+                       (unsigned long long)job->ctx->limits.max_growth);
+    return 0;
+}
+
+/* Every byte the plan will write is counted here. */
+static int grow(um_job *job, uint64_t n)
+{
+    um_plan *p = job->plan;
+    if (!um_add_u64(&p->size, p->size, n))
+        return um_fail(job, UNMETA_E_LIMIT, "output too large");
+    return um_output_grows(job, p->size);
+}
+
 int um_plan_copy(um_job *job, uint64_t off, uint64_t len)
 {
     um_plan *p = job->plan;
@@ -80,8 +105,7 @@ int um_plan_copy(um_job *job, uint64_t off, uint64_t len)
     if (!um_add_u64(&end, off, len) || end > um_reader_size(job->in))
         return um_fail(job, UNMETA_E_TRUNCATED, "a block at %llu runs past the end of the input",
                        (unsigned long long)off);
-    if (!um_add_u64(&p->size, p->size, len))
-        return um_fail(job, UNMETA_E_LIMIT, "output too large");
+    UM_TRY(grow(job, len));
     if (len == 0 || p->discard)
         return 0;
     if (p->n && !p->ops[p->n - 1].data && p->ops[p->n - 1].off + p->ops[p->n - 1].len == off) {
@@ -98,8 +122,7 @@ int um_plan_copy(um_job *job, uint64_t off, uint64_t len)
 
 uint8_t *um_plan_reserve(um_job *job, size_t n)
 {
-    um_plan *p = job->plan;
-    if (job->err < 0)
+    if (job->err < 0 || grow(job, n) < 0)
         return NULL;
     uint8_t *d = um_calloc(job, 1, n);
     if (!d)
@@ -111,7 +134,6 @@ uint8_t *um_plan_reserve(um_job *job, size_t n)
     }
     op->data = d;
     op->len = n;
-    p->size += n;
     return d;
 }
 
@@ -121,10 +143,8 @@ int um_plan_data(um_job *job, const void *src, size_t n)
         return job->err;
     if (n == 0)
         return 0;
-    if (job->plan->discard) {
-        job->plan->size += n;
-        return 0;
-    }
+    if (job->plan->discard)
+        return grow(job, n);
     uint8_t *d = um_plan_reserve(job, n);
     if (!d)
         return job->err;

@@ -24,6 +24,10 @@ void um_plan_free(um_plan *plan);
 
 /* Copies len input bytes starting at off. Adjacent copies are merged. */
 int um_plan_copy(um_job *job, uint64_t off, uint64_t len);
+/* UNMETA_E_LIMIT when an output of `size` bytes would outgrow the input by
+ * more than UNMETA_OPT_MAX_GROWTH (the plan checks its own; writers that
+ * bypass it, the libavformat remux, call it themselves). */
+int um_output_grows(um_job *job, uint64_t size);
 /* Emits n bytes, copied into the plan. */
 int um_plan_data(um_job *job, const void *p, size_t n);
 /* Reserves n bytes to be filled in later (before the plan executes);

@@ -23,6 +23,11 @@
 #define UM_DEFAULT_SPOOL_LIMIT (64ull << 20)
 #define UM_DEFAULT_MAX_INFLATE (64ull << 20)
 #define UM_DEFAULT_MAX_SPOOL   (4ull << 30)    /* a piped input, memory + temporary file */
+/* Stripping only removes, but rebuilt blocks (a re-deflated iCCP, a minimal
+ * EXIF, a losslessly rotated JPEG, a remuxed container's index) may be a
+ * little larger; a file whose structures point at the same bytes over and
+ * over (TIFF strips, HEIF extents) would be copied as many times. */
+#define UM_DEFAULT_MAX_GROWTH  (64ull << 20)
 
 /* The progress callback is called when the job has moved on by this much. */
 #define UM_PROGRESS_STEP (1u << 20)
@@ -227,6 +232,7 @@ int32_t unmeta_ctx_new(unmeta_ctx **out)
     ctx->limits.spool_limit = UM_DEFAULT_SPOOL_LIMIT;
     ctx->limits.max_inflate = UM_DEFAULT_MAX_INFLATE;
     ctx->limits.max_spool = UM_DEFAULT_MAX_SPOOL;
+    ctx->limits.max_growth = UM_DEFAULT_MAX_GROWTH;
     return 0;
 }
 
@@ -286,6 +292,11 @@ int32_t unmeta_ctx_set_option(unmeta_ctx *ctx, int32_t key, int64_t v)
             break;
         l->max_spool = (uint64_t)v;
         return 0;
+    case UNMETA_OPT_MAX_GROWTH:
+        if (v < 0)
+            break;
+        l->max_growth = (uint64_t)v;
+        return 0;
     default:
         return um_ctx_fail(ctx, UNMETA_E_INVALID, "unknown option %d", (int)key);
     }
@@ -307,6 +318,7 @@ int32_t unmeta_ctx_get_option(int64_t *out, const unmeta_ctx *ctx, int32_t key)
     case UNMETA_OPT_SPOOL_LIMIT: *out = (int64_t)l->spool_limit; return 0;
     case UNMETA_OPT_MAX_INFLATE: *out = (int64_t)l->max_inflate; return 0;
     case UNMETA_OPT_MAX_SPOOL: *out = (int64_t)l->max_spool; return 0;
+    case UNMETA_OPT_MAX_GROWTH: *out = (int64_t)l->max_growth; return 0;
     default: return UNMETA_E_INVALID;
     }
 }

@@ -207,6 +207,61 @@ def tiff(width, height, next_ifd=0):
     return out + b"\x80"
 
 
+def tiff_shared_strips(nstrips, strip_len):
+    """A grey TIFF whose nstrips strips all point at the same strip_len
+    bytes (allowed: writers share one blank strip), so that a strip copied
+    once per reference makes the output nstrips times the data."""
+    rows = nstrips
+    entries = [(256, 4, 1, strip_len), (257, 4, 1, rows), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, nstrips, None), (277, 3, 1, 1), (278, 4, 1, 1), (279, 4, nstrips, None)]
+    ifd_len = 2 + 12 * len(entries) + 4
+    offsets_at = 8 + ifd_len
+    counts_at = offsets_at + 4 * nstrips
+    data_at = counts_at + 4 * nstrips
+    out = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        if tag == 273:
+            value = offsets_at
+        elif tag == 279:
+            value = counts_at
+        out += struct.pack("<HHIHH", tag, typ, count, value, 0) if typ == 3 else struct.pack("<HHII", tag, typ, count, value)
+    out += struct.pack("<I", 0)
+    out += struct.pack("<I", data_at) * nstrips + struct.pack("<I", strip_len) * nstrips
+    return out + bytes(range(256)) * (strip_len // 256)
+
+
+def test_tiff_shared_strips_output_growth(t):
+    # 64 strips sharing one 64 KiB strip: 64 KiB in, 4 MiB out. Refused
+    # under a 1 MiB growth limit (the library and the batch runner), and the
+    # message names the option; accepted under the default (64 MiB).
+    data = tiff_shared_strips(64, 64 * 1024)
+    msg, _ = refuse(t, "shared.tif", data, "--max-growth", "1M", says=r"UNMETA_OPT_MAX_GROWTH")
+    assert "--max-growth" in msg, msg
+    os.makedirs(t.path("out"))
+    r = harness.unmeta("strip", "-r", "--max-growth", "1M", "-d", t.path("out"), t.path("shared.tif"))
+    assert r.returncode == 2 and b"--max-growth" in r.stderr, r.stderr
+    out = t.strip(t.path("shared.tif"))
+    assert os.path.getsize(out) > 4 * 1024 * 1024
+
+
+def test_max_time(t):
+    # Every file is abandoned when its time is up; the message names the
+    # option, the input is untouched and nothing is written (single file
+    # and batch).
+    src = t.path("a.tif")
+    harness.write(src, tiff_shared_strips(64, 64 * 1024))
+    msg = t.refuse(src, "--max-time", "1e-9")
+    assert "--max-time" in msg, msg
+    os.makedirs(t.path("out"))
+    r = harness.unmeta("strip", "-r", "--max-time", "1e-9", "-d", t.path("out"), src)
+    assert r.returncode == 2 and b"--max-time" in r.stderr and b"1 refused" in r.stderr, r.stderr
+    assert not os.path.exists(t.path("out/a.tif"))
+    for bad in ("0", "-1", "x", "1s"):
+        r = harness.unmeta("strip", "--max-time", bad, "-f", "-o", t.path("o.tif"), src)
+        assert r.returncode == 2 and b"--max-time" in r.stderr, (bad, r.stderr)
+    t.strip(src, "--max-time", "60")
+
+
 def test_tiff_sane_base_is_accepted(t):
     # The builder itself makes a file unmeta strips: the refusals below are
     # about what was changed, not about the builder.

@@ -28,6 +28,7 @@
 #include <libavutil/log.h>
 
 #include "../io.h"
+#include "../plan.h"
 #include "../report.h"
 #include "av.h"
 
@@ -248,6 +249,8 @@ static int out_write(void *opaque, uint8_t *buf, int n)
         len -= room;
     }
     if (len) {
+        if (um_output_grows(o->job, (uint64_t)o->pos + len) < 0)
+            return AVERROR(EFBIG);
         int rc = sink_to(o, o->pos);
         if (rc >= 0)
             rc = um_sink_write(o->sink, buf, len);

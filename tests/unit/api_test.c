@@ -301,7 +301,7 @@ static void test_context_and_options(void)
     CHECK(v == 0);
     const int32_t limits[] = { UNMETA_OPT_MAX_BLOCK_SIZE, UNMETA_OPT_MAX_DEPTH, UNMETA_OPT_MAX_ITEMS,
                                UNMETA_OPT_MAX_MEMORY, UNMETA_OPT_SPOOL_LIMIT, UNMETA_OPT_MAX_INFLATE,
-                               UNMETA_OPT_MAX_SPOOL };
+                               UNMETA_OPT_MAX_SPOOL, UNMETA_OPT_MAX_GROWTH };
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
         v = -5;
         CHECK_RC(unmeta_ctx_get_option(&v, ctx, limits[i]), UNMETA_OK);
@@ -315,6 +315,7 @@ static void test_context_and_options(void)
         { UNMETA_OPT_MAX_BLOCK_SIZE, 1 << 20 }, { UNMETA_OPT_MAX_DEPTH, 8 }, { UNMETA_OPT_MAX_ITEMS, 500 },
         { UNMETA_OPT_MAX_MEMORY, 64 << 20 }, { UNMETA_OPT_SPOOL_LIMIT, 0 }, { UNMETA_OPT_SPOOL_LIMIT, 4096 },
         { UNMETA_OPT_MAX_INFLATE, 1 << 20 }, { UNMETA_OPT_MAX_SPOOL, 0 }, { UNMETA_OPT_MAX_SPOOL, 1 << 20 },
+        { UNMETA_OPT_MAX_GROWTH, 0 }, { UNMETA_OPT_MAX_GROWTH, 1 << 20 },
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         CHECK_RC(unmeta_ctx_set_option(ctx, good[i].key, good[i].value), UNMETA_OK);
@@ -328,7 +329,7 @@ static void test_context_and_options(void)
         { UNMETA_OPT_APPLY_ORIENTATION, -1 }, { UNMETA_OPT_MAX_BLOCK_SIZE, 0 }, { UNMETA_OPT_MAX_BLOCK_SIZE, -1 },
         { UNMETA_OPT_MAX_DEPTH, 0 }, { UNMETA_OPT_MAX_ITEMS, 0 }, { UNMETA_OPT_MAX_MEMORY, 10 },
         { UNMETA_OPT_SPOOL_LIMIT, -1 }, { UNMETA_OPT_MAX_INFLATE, 0 }, { UNMETA_OPT_MAX_SPOOL, -1 },
-        { 0, 1 }, { 99, 1 }, { -3, 1 },
+        { UNMETA_OPT_MAX_GROWTH, -1 }, { 0, 1 }, { 99, 1 }, { -3, 1 },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int64_t before = 0, after = 1;
