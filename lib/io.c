@@ -473,7 +473,7 @@ int um_read_block(um_job *job, uint64_t off, uint64_t n, const char *what, uint8
 {
     *out = NULL;
     if (n > job->ctx->limits.max_block || n > SIZE_MAX)
-        return um_fail(job, UNMETA_E_LIMIT, "%s is %llu bytes, more than the %llu-byte block limit",
+        return um_fail(job, UNMETA_E_LIMIT, "%s is %llu bytes, more than the %llu-byte block limit (UNMETA_OPT_MAX_BLOCK_SIZE)",
                        what, (unsigned long long)n, (unsigned long long)job->ctx->limits.max_block);
     uint8_t *p = um_malloc(job, (size_t)n);
     if (!p)

@@ -236,7 +236,7 @@ int um_plan_to_memory(um_job *job, uint8_t **out, size_t *out_len)
     *out = NULL;
     *out_len = 0;
     if (size > job->ctx->limits.max_memory || size > SIZE_MAX)
-        return um_fail(job, UNMETA_E_LIMIT, "the image needs %llu bytes in memory, more than the %llu-byte limit",
+        return um_fail(job, UNMETA_E_LIMIT, "the image needs %llu bytes in memory, more than the %llu-byte limit (UNMETA_OPT_MAX_MEMORY)",
                        (unsigned long long)size, (unsigned long long)job->ctx->limits.max_memory);
     membuf m = { job, um_malloc(job, (size_t)size), 0, (size_t)size };
     if (!m.p)

@@ -833,7 +833,7 @@ static int item_bytes(heif *h, const item *it, uint8_t **out)
 {
     um_job *job = h->job;
     if (it->total > job->ctx->limits.max_block)
-        return um_fail(job, UNMETA_E_LIMIT, FMT ": item %u of %llu bytes is larger than the block limit", it->id,
+        return um_fail(job, UNMETA_E_LIMIT, FMT ": item %u of %llu bytes is larger than the block limit (UNMETA_OPT_MAX_BLOCK_SIZE)", it->id,
                        (unsigned long long)it->total);
     uint8_t *p = um_malloc(job, it->total ? (size_t)it->total : 1);
     if (!p)

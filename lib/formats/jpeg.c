@@ -446,7 +446,7 @@ static int build_icc(jpeg *j)
         }
     }
     if (total > job->ctx->limits.max_block)
-        return um_fail(job, UNMETA_E_LIMIT, "JPEG: ICC profile of %llu bytes exceeds the block limit",
+        return um_fail(job, UNMETA_E_LIMIT, "JPEG: ICC profile of %llu bytes exceeds the block limit (UNMETA_OPT_MAX_BLOCK_SIZE)",
                        (unsigned long long)total);
     j->icc = um_malloc(job, (size_t)total);
     if (!j->icc)

@@ -440,7 +440,7 @@ static int account(tiff *t, uint64_t n)
 {
     if (!um_add_u64(&t->mem, t->mem, n) || t->mem > t->job->ctx->limits.max_memory)
         return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: the tags and strip tables to keep exceed the memory limit "
-                       "(%llu bytes)", (unsigned long long)t->job->ctx->limits.max_memory);
+                       "(%llu bytes, UNMETA_OPT_MAX_MEMORY)", (unsigned long long)t->job->ctx->limits.max_memory);
     return 0;
 }
 
@@ -1208,7 +1208,7 @@ static int prepare_offsets(tiff *t, page *pg)
     uint16_t type = t->big ? T_LONG8 : T_LONG;
     uint64_t len;
     if (!um_mul_u64(&len, pg->nchunks, type_size(type)) || len > t->job->ctx->limits.max_block)
-        return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: offsets table too large");
+        return um_fail(t->job, UNMETA_E_LIMIT, "TIFF: offsets table larger than the block limit (UNMETA_OPT_MAX_BLOCK_SIZE)");
     uint8_t *v = um_calloc(t->job, (size_t)len, 1);
     if (!v)
         return t->job->err;
