@@ -1202,7 +1202,8 @@ static int walk_moov(mp4 *m)
     if (rc >= 0 && m->nzero) {
         /* Zeroing must never touch a byte a kept track reads. */
         qsort(m->zero, m->nzero, sizeof(range), cmp_range);
-        qsort(kept, nkept, sizeof(range), cmp_range);
+        if (nkept) /* no kept track with chunks: kept is still NULL */
+            qsort(kept, nkept, sizeof(range), cmp_range);
         for (size_t a = 0, b = 0; a < m->nzero && b < nkept;) {
             range *z = &m->zero[a], *k = &kept[b];
             if (z->off + z->len <= k->off)
