@@ -82,9 +82,12 @@ typedef struct page {
     uint64_t out_ifd, out_data;  /* layout of the output */
 } page;
 
+/* What a byte range of the input is, for the overlap check. */
+enum { R_STRUCT, R_CHUNK, R_GONE };
+
 typedef struct range {
     uint64_t start, end;
-    int chunk;              /* image data, else structure */
+    int chunk;              /* R_CHUNK image data, R_STRUCT structure or a kept value, R_GONE a removed value */
 } range;
 
 /* A growing buffer (the compact copy handed to um_exif_scan). */
@@ -244,7 +247,7 @@ static int read_ifd(tiff *t, uint64_t off, int record, const char *what, rawent 
     uint64_t tlen = n * t->esz + t->osz;
     UM_TRY(um_read_block(job, off + t->csz, tlen, "a TIFF IFD", &tab));
     if (record) {
-        int rc = add_range(t, off, t->csz + tlen, 0);
+        int rc = add_range(t, off, t->csz + tlen, record == 2 ? R_GONE : R_STRUCT);
         if (rc < 0) {
             free(tab);
             return rc;
@@ -630,7 +633,7 @@ static int synth_ifd(tiff *t, sbuf *b, const rawent *es, size_t n, int depth, ui
             rawent *sub = NULL;
             size_t cnt = 0;
             uint64_t next;
-            rc = read_ifd(t, off, 1, "Exif/GPS sub-IFD", &sub, &cnt, &next);
+            rc = read_ifd(t, off, 2, "Exif/GPS sub-IFD", &sub, &cnt, &next);
             if (rc < 0) {
                 /* Damaged: removed anyway; counted below as not readable. */
                 UM_TRY(clear_damage(job, rc));
@@ -639,7 +642,7 @@ static int synth_ifd(tiff *t, sbuf *b, const rawent *es, size_t n, int depth, ui
             }
             for (size_t k = 0; k < cnt; k++)
                 if (!sub[k].inl && value_inside(t, &sub[k]))
-                    UM_TRY(add_range(t, sub[k].voff, sub[k].len, 0));
+                    UM_TRY(add_range(t, sub[k].voff, sub[k].len, R_GONE));
             size_t child = 0;
             rc = synth_ifd(t, b, sub, cnt, depth + 1, seen, nseen, &child, lost);
             free(sub);
@@ -808,7 +811,7 @@ static int load_chunks(tiff *t, page *pg, unsigned pno)
         }
         pg->coff[i] = off;
         pg->clen[i] = len;
-        UM_TRY(add_range(t, off, len, 1));
+        UM_TRY(add_range(t, off, len, R_CHUNK));
     }
     return 0;
 }
@@ -933,7 +936,8 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
     for (size_t i = 0; i < n; i++) {
         const rawent *e = &es[i];
         if (!e->inl && e->known)
-            UM_TRY_GOTO(rc, add_range(t, e->voff, value_inside(t, e) ? e->len : 0, 0), done);
+            UM_TRY_GOTO(rc, add_range(t, e->voff, value_inside(t, e) ? e->len : 0,
+                                      keep_tag(e->tag) || e->tag == 34675 ? R_STRUCT : R_GONE), done);
         if (keep_tag(e->tag) || e->tag == 34675) {
             if (find_kept(pg, e->tag)) {
                 /* A duplicate: readers use the first; the rest goes. */
@@ -1085,14 +1089,26 @@ static int cmp_range(const void *a, const void *b)
 
 /* Image data may overlap neither other image data (identical ranges
  * aside: writers share one blank strip) nor the file's structure and
- * metadata, which would otherwise be copied as "pixels". */
+ * metadata, which would otherwise be copied as "pixels"; and a removed
+ * value may share no byte with what is kept (image data, structure, kept
+ * values), or "removing" it would still copy its bytes. */
 static int check_overlaps(tiff *t)
 {
     qsort(t->ranges, t->nranges, sizeof(*t->ranges), cmp_range);
-    uint64_t struct_end = 0, chunk_end = 0, chunk_start = 0;
+    uint64_t struct_end = 0, chunk_end = 0, chunk_start = 0, kept_end = 0, gone_end = 0;
     for (size_t i = 0; i < t->nranges; i++) {
         const range *r = &t->ranges[i];
-        if (r->chunk) {
+        if (r->chunk == R_GONE ? r->start < kept_end : r->start < gone_end)
+            return um_fail(t->job, UNMETA_E_MALFORMED, "TIFF: a metadata value at byte %llu shares bytes with image "
+                           "data or a value that is kept", (unsigned long long)r->start);
+        if (r->chunk == R_GONE) {
+            if (r->end > gone_end)
+                gone_end = r->end;
+            continue;
+        }
+        if (r->end > kept_end)
+            kept_end = r->end;
+        if (r->chunk == R_CHUNK) {
             if (r->start < struct_end)
                 return um_fail(t->job, UNMETA_E_MALFORMED, "TIFF: image data at byte %llu overlaps the file's "
                                "structure or metadata", (unsigned long long)r->start);
