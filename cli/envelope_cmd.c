@@ -506,8 +506,10 @@ static int cmd_keygen(int argc, char **argv)
     if (convert) {
         keylist ids = { { 0 }, 0 };
         int status = 0;
-        if (read_keys(&ids, convert, "AGE-SECRET-KEY-1", 1) < 0)
+        if (read_keys(&ids, convert, "AGE-SECRET-KEY-1", 1) < 0) {
+            keylist_free(&ids, 1); /* the identities read before the bad line */
             return EXIT_ERROR;
+        }
         for (uint32_t i = 0; i < ids.n; i++) {
             char *r = NULL;
             if (unmeta_identity_to_recipient(&r, ids.items[i]) < 0) {
