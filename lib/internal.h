@@ -64,6 +64,13 @@ typedef struct um_job {
  * keep the first message. Returns code, so `return um_fail(...)` works. */
 int um_fail(um_job *job, int code, const char *fmt, ...) UM_PRINTF(3, 4);
 int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...) UM_PRINTF(3, 4);
+#ifdef __clang_analyzer__
+/* The static analyser (scripts/lint) sees one file at a time and would
+ * otherwise follow paths on which um_fail "succeeds": both return a negative
+ * code (the one given, or the job's earlier one). Analysis only. */
+#define um_fail(job, code, ...) (um_fail((job), (code), __VA_ARGS__), (code))
+#define um_ctx_fail(ctx, code, ...) (um_ctx_fail((ctx), (code), __VA_ARGS__), (code))
+#endif
 /* Counts one more block against limits.max_items. */
 int um_job_count_item(um_job *job, const char *what);
 /* Polls the cancel callback. */

@@ -66,7 +66,9 @@ static void set_msg(char *dst, int code, const char *fmt, va_list ap)
         snprintf(dst, UM_ERRMSG_MAX, "%s", unmeta_strerror(code));
 }
 
-int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...)
+/* The names are parenthesised: internal.h defines macros of the same names
+ * for the static analyser. */
+int (um_ctx_fail)(unmeta_ctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -75,7 +77,7 @@ int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...)
     return code;
 }
 
-int um_fail(um_job *job, int code, const char *fmt, ...)
+int (um_fail)(um_job *job, int code, const char *fmt, ...)
 {
     if (job->err < 0)
         return job->err; /* the first failure is the one the user needs */
