@@ -215,7 +215,7 @@ static int key_category(const char *k)
         k = dot + 1;
     if (strcmp(k, "ISO6709") == 0)
         return UNMETA_CAT_LOCATION;
-    for (; k[i] && i < sizeof(l) - 1; i++)
+    for (; i < sizeof(l) - 1 && k[i]; i++)
         l[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
     l[i] = '\0';
     if (strstr(l, "location") || strstr(l, "xyz") || strstr(l, "gps") || strstr(l, "loci"))
@@ -453,7 +453,8 @@ static int scan_udta(mp4 *m, int blk, const uint8_t *p, size_t n, uint64_t base,
     return 0;
 }
 
-/* Reports a metadata box (udta, meta, uuid, XMP_...) found at abs. */
+/* Reports a metadata box (udta, meta, uuid, XMP_...) found at abs; uuid is
+ * the box's 16-byte extended type, meaningful for 'uuid' boxes. */
 static int report_metadata_box(mp4 *m, uint32_t type, const uint8_t *uuid, const uint8_t *p, size_t n,
                                uint64_t abs, uint64_t size, const char *where)
 {
@@ -471,7 +472,7 @@ static int report_metadata_box(mp4 *m, uint32_t type, const uint8_t *uuid, const
     case FOURCC('X', 'M', 'P', '_'):
         return um_xmp_scan(job, blk, p, n);
     case FOURCC('u', 'u', 'i', 'd'):
-        if (uuid && memcmp(uuid, xmp_uuid, 16) == 0)
+        if (memcmp(uuid, xmp_uuid, 16) == 0)
             return um_xmp_scan(job, blk, p, n);
         return um_report_finding(job, blk, UNMETA_CAT_OTHER, "VendorBox",
                                  "uuid %02x%02x%02x%02x-..., %zu bytes", uuid[0], uuid[1], uuid[2], uuid[3], n);

@@ -963,7 +963,8 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
                     free(v);
                     rc = um_report_note(job, "the ICC profile is malformed and was dropped: %s", job->ctx->errmsg);
                     clear_error(job);
-                    UM_TRY_GOTO(rc, rc, done);
+                    if (rc < 0)
+                        goto done;
                     um_report_block_action(job, icc_blk, UNMETA_ACTION_REMOVE);
                     UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICCProfile",
                                                       "unusable profile (malformed), %llu bytes",
