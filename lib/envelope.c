@@ -1135,13 +1135,13 @@ int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const
                 rc = um_fail(&s.job, UNMETA_E_INVALID, "seal: content type must be 1-32 printable ASCII characters");
                 goto done;
             }
-            strcpy(info.content_type, p.content_type);
+            snprintf(info.content_type, sizeof(info.content_type), "%s", p.content_type);
         } else {
             uint8_t head[UM_PROBE_SIZE];
             size_t hn = content_len < sizeof(head) ? (size_t)content_len : sizeof(head);
             UM_TRY_GOTO(rc, um_read_at(&s.job, 0, head, hn), done);
             const um_format *f = hn ? um_format_probe(head, hn) : NULL;
-            strcpy(info.content_type, f ? f->mime : "application/octet-stream");
+            snprintf(info.content_type, sizeof(info.content_type), "%s", f ? f->mime : "application/octet-stream");
         }
     }
     uint64_t plain_len;
