@@ -1088,8 +1088,13 @@ static int chunk_ranges(mp4 *m, track *tr, range **list, size_t *nlist, size_t *
     node *co = tr->co64 ? tr->co64 : tr->stco;
     node *sz = tr->stsz ? tr->stsz : tr->stz2;
     int wide = tr->co64 != NULL;
-    if (!co || !tr->stsc || !sz)
+    if (!co && !tr->stsc && !sz)
         return 0; /* no samples */
+    /* 8.7.3-8.7.5: all or none; with one missing, the track's samples
+     * (which a dropped track must have zeroed) cannot be located. */
+    if (!co || !tr->stsc || !sz)
+        return um_fail(job, UNMETA_E_MALFORMED, FMT ": sample table of track %u lacks %s", tr->id,
+                       !co ? "stco/co64" : !tr->stsc ? "stsc" : "stsz/stz2");
     if (co->len < 8 || tr->stsc->len < 8 || sz->len < 12)
         return um_fail(job, UNMETA_E_MALFORMED, FMT ": sample table of track %u too short", tr->id);
     uint64_t nchunks = um_be32(co->data + 4);
