@@ -189,5 +189,18 @@ int um_grow(um_job *job, void **p, size_t *cap, size_t n, size_t size);
 void *um_malloc(um_job *job, size_t n);
 void *um_calloc(um_job *job, size_t n, size_t size);
 void *um_realloc(um_job *job, void *p, size_t n);
+#ifdef __clang_analyzer__
+/* For the static analyser, as for um_fail above: a NULL from these means the
+ * job holds a negative error. Analysis only. */
+static inline void *um_alloc_model_(um_job *job, void *p)
+{
+    if (!p && job->err >= 0)
+        job->err = UNMETA_E_NOMEM;
+    return p;
+}
+#define um_malloc(job, n) um_alloc_model_((job), um_malloc((job), (n)))
+#define um_calloc(job, n, size) um_alloc_model_((job), um_calloc((job), (n), (size)))
+#define um_realloc(job, p, n) um_alloc_model_((job), um_realloc((job), (p), (n)))
+#endif
 
 #endif /* UM_INTERNAL_H */

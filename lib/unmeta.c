@@ -66,8 +66,8 @@ static void set_msg(char *dst, int code, const char *fmt, va_list ap)
         snprintf(dst, UM_ERRMSG_MAX, "%s", unmeta_strerror(code));
 }
 
-/* The names are parenthesised: internal.h defines macros of the same names
- * for the static analyser. */
+/* um_fail, um_ctx_fail and the allocators have parenthesised names:
+ * internal.h defines macros of the same names for the static analyser. */
 int (um_ctx_fail)(unmeta_ctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -106,7 +106,7 @@ int um_job_check_cancel(um_job *job)
     return 0;
 }
 
-void *um_malloc(um_job *job, size_t n)
+void *(um_malloc)(um_job *job, size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
@@ -114,7 +114,7 @@ void *um_malloc(um_job *job, size_t n)
     return p;
 }
 
-void *um_calloc(um_job *job, size_t n, size_t size)
+void *(um_calloc)(um_job *job, size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
@@ -122,7 +122,7 @@ void *um_calloc(um_job *job, size_t n, size_t size)
     return p;
 }
 
-void *um_realloc(um_job *job, void *old, size_t n)
+void *(um_realloc)(um_job *job, void *old, size_t n)
 {
     void *p = realloc(old, n ? n : 1);
     if (!p)
