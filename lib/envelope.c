@@ -66,7 +66,7 @@ uint64_t um_env_padme(uint64_t len)
         return len;
     unsigned e = floor_log2(len);
     unsigned s = floor_log2(e) + 1;
-    unsigned low = e - s;            /* e >= 1, s <= e for e >= 1 */
+    unsigned low = e > s ? e - s : 0; /* e >= 1, s <= e for e >= 1 */
     uint64_t mask = (UINT64_C(1) << low) - 1;
     uint64_t out;
     if (!um_add_u64(&out, len, mask))

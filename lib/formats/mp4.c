@@ -1208,7 +1208,8 @@ static int walk_moov(mp4 *m)
     if (rc >= 0 && m->nzero) {
         /* Zeroing must never touch a byte a kept track reads. */
         qsort(m->zero, m->nzero, sizeof(range), cmp_range);
-        qsort(kept, nkept, sizeof(range), cmp_range);
+        if (nkept) /* qsort's pointer must not be NULL, even for 0 elements */
+            qsort(kept, nkept, sizeof(range), cmp_range);
         for (size_t a = 0, b = 0; a < m->nzero && b < nkept;) {
             range *z = &m->zero[a], *k = &kept[b];
             if (z->off + z->len <= k->off)
