@@ -194,13 +194,13 @@ static int parse_when(int64_t *out, const char *s, int64_t now)
     memset(&tm, 0, sizeof(tm));
     int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
     size_t len = strlen(s);
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && (size_t)n == len) {
-        /* midnight UTC */
-    } else if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && (size_t)n == len) {
-    } else if (n = 0, sscanf(s, "%4d-%2d-%2dT%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &n) == 5 && (size_t)n == len) {
-    } else {
+    /* A date (midnight UTC), or a date and a UTC time with or without seconds;
+     * %n must reach the end, so trailing text is refused. */
+    int ok = (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && (size_t)n == len) ||
+             (n = 0, sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && (size_t)n == len) ||
+             (n = 0, sscanf(s, "%4d-%2d-%2dT%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &n) == 5 && (size_t)n == len);
+    if (!ok)
         return -1;
-    }
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
         return -1;
     tm.tm_year = y - 1900;
@@ -466,9 +466,9 @@ static int share_read(unmeta_share *sh, const char *path, const char *id)
     }
     buf[n] = '\0';
     /* parse, then demand the canonical text back: no stray whitespace,
-     * signs or leading zeros */
+     * signs or leading zeros; the width keeps %lld from overflowing */
     char canon[SHARE_FILE_MAX + 1];
-    int ok = sscanf(buf, "# unmeta key-release share\nid: %39[0-9a-f]\nnot-after: %lld\nkey: %39[0-9a-f]", idl, &na,
+    int ok = sscanf(buf, "# unmeta key-release share\nid: %39[0-9a-f]\nnot-after: %18lld\nkey: %39[0-9a-f]", idl, &na,
                     keyl) == 3 &&
              snprintf(canon, sizeof(canon), "# unmeta key-release share\nid: %s\nnot-after: %lld\nkey: %s\n", idl, na,
                       keyl) == (int)n &&
@@ -590,8 +590,10 @@ static int cmd_keygen(int argc, char **argv)
     if (convert) {
         keylist ids = { { 0 }, 0 };
         int status = 0;
-        if (read_keys(&ids, convert, "AGE-SECRET-KEY-1", 1) < 0)
+        if (read_keys(&ids, convert, "AGE-SECRET-KEY-1", 1) < 0) {
+            keylist_free(&ids, 1); /* the identities read before the bad line */
             return EXIT_ERROR;
+        }
         for (uint32_t i = 0; i < ids.n; i++) {
             char *r = NULL;
             if (unmeta_identity_to_recipient(&r, ids.items[i]) < 0) {

@@ -302,12 +302,13 @@ char *cli_clean_name(const char *in)
     if (!dot || dot == base)
         dot = base + strlen(base);
     size_t head = (size_t)(dot - in);
-    char *out = malloc(strlen(in) + 8);
+    size_t tail = strlen(dot);
+    char *out = malloc(head + 6 + tail + 1);
     if (!out)
         return NULL;
     memcpy(out, in, head);
-    strcpy(out + head, ".clean");
-    strcat(out, dot);
+    memcpy(out + head, ".clean", 6);
+    memcpy(out + head + 6, dot, tail + 1);
     return out;
 }
 
@@ -432,7 +433,7 @@ static int strip_one(unmeta_ctx *ctx, const opts *o, const char *file)
         rc = -1;
         goto done;
     }
-    rc = to_stdout ? unmeta_sink_new_fd(&dst, 1) : unmeta_sink_new_path(&dst, out, o->b.in_place ? -1 : -1);
+    rc = to_stdout ? unmeta_sink_new_fd(&dst, 1) : unmeta_sink_new_path(&dst, out, -1);
     if (rc < 0) {
         err_file(file, "%s", unmeta_strerror(rc));
         goto done;

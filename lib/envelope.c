@@ -66,7 +66,7 @@ uint64_t um_env_padme(uint64_t len)
         return len;
     unsigned e = floor_log2(len);
     unsigned s = floor_log2(e) + 1;
-    unsigned low = e - s;            /* e >= 1, s <= e for e >= 1 */
+    unsigned low = e > s ? e - s : 0; /* e >= 1, s <= e for e >= 1 */
     uint64_t mask = (UINT64_C(1) << low) - 1;
     uint64_t out;
     if (!um_add_u64(&out, len, mask))
@@ -1141,13 +1141,13 @@ int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const
                 rc = um_fail(&s.job, UNMETA_E_INVALID, "seal: content type must be 1-32 printable ASCII characters");
                 goto done;
             }
-            strcpy(info.content_type, p.content_type);
+            snprintf(info.content_type, sizeof(info.content_type), "%s", p.content_type);
         } else {
             uint8_t head[UM_PROBE_SIZE];
             size_t hn = content_len < sizeof(head) ? (size_t)content_len : sizeof(head);
             UM_TRY_GOTO(rc, um_read_at(&s.job, 0, head, hn), done);
             const um_format *f = hn ? um_format_probe(head, hn) : NULL;
-            strcpy(info.content_type, f ? f->mime : "application/octet-stream");
+            snprintf(info.content_type, sizeof(info.content_type), "%s", f ? f->mime : "application/octet-stream");
         }
     }
     uint64_t plain_len;

@@ -89,6 +89,13 @@ typedef struct um_job {
  * keep the first message. Returns code, so `return um_fail(...)` works. */
 int um_fail(um_job *job, int code, const char *fmt, ...) UM_PRINTF(3, 4);
 int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...) UM_PRINTF(3, 4);
+#ifdef __clang_analyzer__
+/* The static analyser (scripts/lint) sees one file at a time and would
+ * otherwise follow paths on which um_fail "succeeds": both return a negative
+ * code (the one given, or the job's earlier one). Analysis only. */
+#define um_fail(job, code, ...) (um_fail((job), (code), __VA_ARGS__), (code))
+#define um_ctx_fail(ctx, code, ...) (um_ctx_fail((ctx), (code), __VA_ARGS__), (code))
+#endif
 /* Counts one more block against limits.max_items. */
 int um_job_count_item(um_job *job, const char *what);
 /* Polls the cancel callback, and calls the progress callback when the job
@@ -256,5 +263,18 @@ static inline char *um_mem_strdup(const char *s) { return um_mem_strndup(s, SIZE
 void *um_malloc(um_job *job, size_t n);
 void *um_calloc(um_job *job, size_t n, size_t size);
 void *um_realloc(um_job *job, void *p, size_t n);
+#ifdef __clang_analyzer__
+/* For the static analyser, as for um_fail above: a NULL from these means the
+ * job holds a negative error. Analysis only. */
+static inline void *um_alloc_model_(um_job *job, void *p)
+{
+    if (!p && job->err >= 0)
+        job->err = UNMETA_E_NOMEM;
+    return p;
+}
+#define um_malloc(job, n) um_alloc_model_((job), um_malloc((job), (n)))
+#define um_calloc(job, n, size) um_alloc_model_((job), um_calloc((job), (n), (size)))
+#define um_realloc(job, p, n) um_alloc_model_((job), um_realloc((job), (p), (n)))
+#endif
 
 #endif /* UM_INTERNAL_H */

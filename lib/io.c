@@ -469,7 +469,8 @@ int um_read_at(um_job *job, uint64_t off, void *buf, size_t n)
     return 0;
 }
 
-int um_read_block(um_job *job, uint64_t off, uint64_t n, const char *what, uint8_t **out)
+/* Parenthesised: io.h defines a macro of the name for the static analyser. */
+int (um_read_block)(um_job *job, uint64_t off, uint64_t n, const char *what, uint8_t **out)
 {
     *out = NULL;
     if (n > job->ctx->limits.max_block || n > SIZE_MAX)

@@ -43,6 +43,15 @@ int um_reader_peek(um_job *job, uint64_t off, const uint8_t **p, size_t *avail);
 /* Reads n bytes at off into a fresh allocation bounded by limits.max_block
  * (`what` names the block in the error). Free with free(). */
 int um_read_block(um_job *job, uint64_t off, uint64_t n, const char *what, uint8_t **out);
+#ifdef __clang_analyzer__
+/* For the static analyser (see um_fail in internal.h): on success *out is
+ * an allocation, never NULL. Analysis only. */
+static inline int um_read_block_model_(int rc, uint8_t **out)
+{
+    return rc >= 0 && !*out ? UNMETA_E_NOMEM : rc;
+}
+#define um_read_block(job, off, n, what, out) um_read_block_model_(um_read_block((job), (off), (n), (what), (out)), (out))
+#endif
 
 /* Finds the first occurrence of byte b at or after off, before end; sets
  * *found to its offset or to end when absent. */

@@ -75,7 +75,9 @@ static void set_msg(char *dst, int code, const char *fmt, va_list ap)
         snprintf(dst, UM_ERRMSG_MAX, "%s", unmeta_strerror(code));
 }
 
-int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...)
+/* um_fail, um_ctx_fail and the allocators have parenthesised names:
+ * internal.h defines macros of the same names for the static analyser. */
+int (um_ctx_fail)(unmeta_ctx *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -84,7 +86,7 @@ int um_ctx_fail(unmeta_ctx *ctx, int code, const char *fmt, ...)
     return code;
 }
 
-int um_fail(um_job *job, int code, const char *fmt, ...)
+int (um_fail)(um_job *job, int code, const char *fmt, ...)
 {
     if (job->err < 0)
         return job->err; /* the first failure is the one the user needs */
@@ -174,7 +176,7 @@ int um_job_progress_end(um_job *job)
     return call_progress(job, total, total);
 }
 
-void *um_malloc(um_job *job, size_t n)
+void *(um_malloc)(um_job *job, size_t n)
 {
     void *p = um_mem_malloc(n);
     if (!p)
@@ -182,7 +184,7 @@ void *um_malloc(um_job *job, size_t n)
     return p;
 }
 
-void *um_calloc(um_job *job, size_t n, size_t size)
+void *(um_calloc)(um_job *job, size_t n, size_t size)
 {
     void *p = um_mem_calloc(n, size);
     if (!p)
@@ -190,7 +192,7 @@ void *um_calloc(um_job *job, size_t n, size_t size)
     return p;
 }
 
-void *um_realloc(um_job *job, void *old, size_t n)
+void *(um_realloc)(um_job *job, void *old, size_t n)
 {
     void *p = um_mem_realloc(old, n);
     if (!p)

@@ -72,7 +72,8 @@
     X(avformat, av_interleaved_write_frame)
 
 typedef struct av_api {
-#define AV_FIELD(lib, name) __typeof__(&name) name;
+/* name is a declarator here, which parentheses would break */
+#define AV_FIELD(lib, name) __typeof__(&name) name; /* NOLINT(bugprone-macro-parentheses) */
     AV_FUNCS(AV_FIELD)
 #undef AV_FIELD
 } av_api;

@@ -888,10 +888,10 @@ static int report_item(heif *h, const item *it)
     UM_TRY(blk);
     if ((!exif && !xmp) || it->cenc[0] || it->total > job->ctx->limits.max_block) {
         if (it->type == FOURCC('m', 'i', 'm', 'e'))
-            return um_report_finding(job, blk, xmp ? UNMETA_CAT_OTHER : UNMETA_CAT_OTHER, xmp ? "XMP" : "MimeItem",
+            return um_report_finding(job, blk, UNMETA_CAT_OTHER, xmp ? "XMP" : "MimeItem",
                                      "%s%s%s, %llu bytes", it->ctype, it->cenc[0] ? ", encoded as " : "", it->cenc,
                                      (unsigned long long)it->total);
-        return um_report_finding(job, blk, exif ? UNMETA_CAT_OTHER : UNMETA_CAT_OTHER, exif ? "Exif" : "MetadataItem",
+        return um_report_finding(job, blk, UNMETA_CAT_OTHER, exif ? "Exif" : "MetadataItem",
                                  "'%s' item, %llu bytes", um_fourcc_str(it->type, t), (unsigned long long)it->total);
     }
     uint8_t *p = NULL;

@@ -35,9 +35,10 @@ static size_t mpa_frame_len(const uint8_t *p, size_t n)
         return 0;
     uint32_t rate = rates[sri] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
     uint32_t bitrate = kbps[version == 3 ? 0 : 1][layer - 1][bri] * 1000u;
+    size_t bits = bitrate; /* at most 448000: the products below fit */
     if (layer == 1)
-        return (size_t)((12 * bitrate / rate + pad) * 4);
-    return (size_t)((layer == 3 && version != 3 ? 72 : 144) * bitrate / rate + pad);
+        return (12 * bits / rate + (size_t)pad) * 4;
+    return (size_t)(layer == 3 && version != 3 ? 72 : 144) * bits / rate + (size_t)pad;
 }
 
 /* The container a file's first bytes announce, or NULL. */

@@ -215,7 +215,7 @@ static int key_category(const char *k)
         k = dot + 1;
     if (strcmp(k, "ISO6709") == 0)
         return UNMETA_CAT_LOCATION;
-    for (; k[i] && i < sizeof(l) - 1; i++)
+    for (; i < sizeof(l) - 1 && k[i]; i++)
         l[i] = (char)(k[i] >= 'A' && k[i] <= 'Z' ? k[i] + 32 : k[i]);
     l[i] = '\0';
     if (strstr(l, "location") || strstr(l, "xyz") || strstr(l, "gps") || strstr(l, "loci"))
@@ -453,7 +453,8 @@ static int scan_udta(mp4 *m, int blk, const uint8_t *p, size_t n, uint64_t base,
     return 0;
 }
 
-/* Reports a metadata box (udta, meta, uuid, XMP_...) found at abs. */
+/* Reports a metadata box (udta, meta, uuid, XMP_...) found at abs; uuid is
+ * the box's 16-byte extended type, meaningful for 'uuid' boxes. */
 static int report_metadata_box(mp4 *m, uint32_t type, const uint8_t *uuid, const uint8_t *p, size_t n,
                                uint64_t abs, uint64_t size, const char *where)
 {
@@ -471,7 +472,7 @@ static int report_metadata_box(mp4 *m, uint32_t type, const uint8_t *uuid, const
     case FOURCC('X', 'M', 'P', '_'):
         return um_xmp_scan(job, blk, p, n);
     case FOURCC('u', 'u', 'i', 'd'):
-        if (uuid && memcmp(uuid, xmp_uuid, 16) == 0)
+        if (memcmp(uuid, xmp_uuid, 16) == 0)
             return um_xmp_scan(job, blk, p, n);
         return um_report_finding(job, blk, UNMETA_CAT_OTHER, "VendorBox",
                                  "uuid %02x%02x%02x%02x-..., %zu bytes", uuid[0], uuid[1], uuid[2], uuid[3], n);
@@ -1087,8 +1088,13 @@ static int chunk_ranges(mp4 *m, track *tr, range **list, size_t *nlist, size_t *
     node *co = tr->co64 ? tr->co64 : tr->stco;
     node *sz = tr->stsz ? tr->stsz : tr->stz2;
     int wide = tr->co64 != NULL;
-    if (!co || !tr->stsc || !sz)
+    if (!co && !tr->stsc && !sz)
         return 0; /* no samples */
+    /* 8.7.3-8.7.5: all or none; with one missing, the track's samples
+     * (which a dropped track must have zeroed) cannot be located. */
+    if (!co || !tr->stsc || !sz)
+        return um_fail(job, UNMETA_E_MALFORMED, FMT ": sample table of track %u lacks %s", tr->id,
+                       !co ? "stco/co64" : !tr->stsc ? "stsc" : "stsz/stz2");
     if (co->len < 8 || tr->stsc->len < 8 || sz->len < 12)
         return um_fail(job, UNMETA_E_MALFORMED, FMT ": sample table of track %u too short", tr->id);
     uint64_t nchunks = um_be32(co->data + 4);

@@ -772,20 +772,22 @@ static int handle_chunk(png *g, uint64_t pos, uint32_t len, const char *type)
         return um_report_finding(job, blk, UNMETA_CAT_OTHER, type, "malformed chunk of %u bytes", len);
     }
 
+    /* The chunk kinds read into memory, each tested once. */
     int is_text = is_type(type, "tEXt") || is_type(type, "zTXt") || is_type(type, "iTXt");
-    if (is_text || is_type(type, "iCCP") || is_type(type, "eXIf") || is_type(type, "tIME") ||
-        is_type(type, "sPLT")) {
-        if (job->ctx->icc_mode == UNMETA_ICC_STRIP && is_type(type, "iCCP"))
+    int is_iccp = is_type(type, "iCCP"), is_exif = is_type(type, "eXIf");
+    int is_time = is_type(type, "tIME"), is_splt = is_type(type, "sPLT");
+    if (is_text || is_iccp || is_exif || is_time || is_splt) {
+        if (job->ctx->icc_mode == UNMETA_ICC_STRIP && is_iccp)
             return handle_iccp(g, pos, NULL, len);
         UM_TRY(um_read_block(job, pos + 8, len, "a PNG chunk", &d));
     }
     if (is_text) {
         rc = handle_text(g, type, pos, d, len);
-    } else if (is_type(type, "iCCP")) {
+    } else if (is_iccp) {
         rc = handle_iccp(g, pos, d, len);
-    } else if (is_type(type, "eXIf")) {
+    } else if (is_exif) {
         rc = handle_exif(g, pos, d, len);
-    } else if (is_type(type, "tIME")) {
+    } else if (is_time) {
         /* 11.3.6.2: year (2 bytes), month, day, hour, minute, second. */
         int blk = um_report_block(job, "tIME", pos, end - pos, UNMETA_ACTION_REMOVE);
         rc = blk;
@@ -794,7 +796,7 @@ static int handle_chunk(png *g, uint64_t pos, uint32_t len, const char *type)
                                    um_be16(d), d[2], d[3], d[4], d[5], d[6]);
         else if (blk >= 0)
             rc = um_report_finding(job, blk, UNMETA_CAT_TIME, "ModifyDate", "malformed, %u bytes", len);
-    } else if (is_type(type, "sPLT")) {
+    } else if (is_splt) {
         char kw[80];
         int blk = um_report_block(job, "sPLT", pos, end - pos, UNMETA_ACTION_REMOVE);
         rc = blk;

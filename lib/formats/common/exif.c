@@ -105,21 +105,25 @@ static int structural(int ifd, uint16_t tag)
     }
 }
 
-/* The bytes of an entry's value, or NULL when they fall outside. */
-static const uint8_t *value_ptr(const walker *w, size_t entry, uint16_t type, uint32_t count, size_t *len)
+/* Where an entry's value lies in the block (*at) and its length; 0 when it
+ * falls outside. An offset, not a pointer, so that "outside" is never NULL. */
+static int value_at(const walker *w, size_t entry, uint16_t type, uint32_t count, size_t *at, size_t *len)
 {
     if (type == 0 || type >= sizeof(type_size) / sizeof(type_size[0]))
-        return NULL;
+        return 0;
     uint64_t total = (uint64_t)type_size[type] * count;
     if (total > w->n)
-        return NULL;
+        return 0;
     *len = (size_t)total;
-    if (total <= 4)
-        return w->p + entry + 8;
+    if (total <= 4) {
+        *at = entry + 8;
+        return 1;
+    }
     uint32_t off = rd32(w, entry + 8);
     if (off > w->n || total > w->n - off)
-        return NULL;
-    return w->p + off;
+        return 0;
+    *at = off;
+    return 1;
 }
 
 static double rational(const walker *w, const uint8_t *v)
@@ -204,10 +208,10 @@ static int walk_entries(walker *w, uint32_t off, int ifd, int depth, uint32_t *n
         size_t e = off + 2 + 12 * (size_t)i;
         uint16_t tag = rd16(w, e), type = rd16(w, e + 2);
         uint32_t n = rd32(w, e + 4);
-        size_t len = 0;
-        const uint8_t *v = value_ptr(w, e, type, n, &len);
-        if (!v)
+        size_t len = 0, at = 0;
+        if (!value_at(w, e, type, n, &at, &len))
             continue; /* a value outside the block: nothing to read, removed anyway */
+        const uint8_t *v = w->p + at;
         if (ifd == IFD0 && tag == 0x0112 && type == 3 && n >= 1) {
             uint16_t o = rd16(w, (size_t)(v - w->p));
             w->info->orientation = (o >= 1 && o <= 8) ? o : 0;

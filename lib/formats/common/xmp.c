@@ -1,6 +1,7 @@
 /*
  * xmp.c - naming what an XMP packet holds (xmp.h).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "../../report.h"
@@ -95,7 +96,7 @@ static void value_after(const uint8_t *q, const uint8_t *end, char *out, size_t 
     }
     out[o] = '\0';
     if (o == 0)
-        strcpy(out, "present");
+        snprintf(out, outlen, "present");
 }
 
 int um_xmp_scan(um_job *job, int block, const uint8_t *p, size_t n)
