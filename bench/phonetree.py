@@ -276,10 +276,44 @@ def write_tree(root, n, bases, seed=1):
     return files
 
 
+def sizes(n, bases, seed=1):
+    """[(name, format, size)] of what uploads() yields, without making it."""
+    return [(os.path.basename(rel), fmt, len(pick(bases, fmt, k).data)) for k, (rel, fmt) in enumerate(layout(n, seed))]
+
+
 def uploads(n, bases, seed=1):
     """Yields (name, format, bytes) for n uploads, without touching the disk."""
     for k, (rel, fmt) in enumerate(layout(n, seed)):
         yield os.path.basename(rel), fmt, bytes(pick(bases, fmt, k).copy(k))
+
+
+# ---- judging outputs --------------------------------------------------------
+
+JUDGE_TAGS = ("GPSLatitude", "GPSLongitude", "Make", "Model", "SerialNumber", "OwnerName", "Artist",
+              "Creator", "City", "DateTimeOriginal", "ThumbnailImage", "DocumentID", "ImageUniqueID")
+
+
+def leftovers(paths):
+    """{path: [tags exiftool still reads]} for the files that keep any of
+    JUDGE_TAGS, plus those that still hold the per-file placeholder."""
+    found = {}
+    for p in paths:
+        with open(p, "rb") as f:
+            if TAG in f.read():
+                found.setdefault(p, []).append("placeholder bytes")
+    if shutil.which("exiftool") and paths:
+        fmt = "$Directory/$FileName\t" + "\t".join(f"${{{t}}}" for t in JUDGE_TAGS)
+        r = subprocess.run(["exiftool", "-q", "-q", "-m", "-p", fmt, "-api", "MissingTagValue=\x01", *paths],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        for line in r.stdout.decode(errors="replace").splitlines():
+            cols = line.split("\t")
+            if len(cols) != len(JUDGE_TAGS) + 1:
+                continue
+            kept = [t for t, v in zip(JUDGE_TAGS, cols[1:]) if v != "\x01"]
+            if kept:
+                found.setdefault(cols[0], []).extend(kept)
+    return found
+
 
 
 if __name__ == "__main__":
