@@ -371,19 +371,19 @@ static int load_seccomp(const sandbox *s, char *why, size_t n)
         goto done;
     }
     /* isatty() and the progress line's width; nothing else (no TIOCSTI). */
-    struct scmp_arg_cmp tcgets[] = { SCMP_A1(SCMP_CMP_EQ, TCGETS) };
-    struct scmp_arg_cmp winsz[] = { SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ) };
+    struct scmp_arg_cmp tcgets[] = { SCMP_A1(SCMP_CMP_EQ, TCGETS, 0) };
+    struct scmp_arg_cmp winsz[] = { SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ, 0) };
     if ((rc = allow(f, "ioctl", 1, tcgets)) < 0 || (rc = allow(f, "ioctl", 1, winsz)) < 0)
         goto done;
     /* Thread names (FFmpeg), glibc's names for its mappings. */
     static const long prctl_ok[] = { PR_SET_NAME, PR_GET_NAME, 0x53564d41 /* PR_SET_VMA */ };
     for (size_t i = 0; i < sizeof(prctl_ok) / sizeof(prctl_ok[0]); i++) {
-        struct scmp_arg_cmp a[] = { SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctl_ok[i]) };
+        struct scmp_arg_cmp a[] = { SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctl_ok[i], 0) };
         if ((rc = allow(f, "prctl", 1, a)) < 0)
             goto done;
     }
     /* abort() and raise() signal this process only. */
-    struct scmp_arg_cmp self[] = { SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()) };
+    struct scmp_arg_cmp self[] = { SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0) };
     if ((rc = allow(f, "tgkill", 1, self)) < 0)
         goto done;
     /* Threads, never processes: clone with CLONE_THREAD only; clone3's

@@ -179,6 +179,7 @@ REAL(int, rename, (const char *, const char *))
 REAL(int, renameat, (int, const char *, int, const char *))
 REAL(int, renameat2, (int, const char *, int, const char *, unsigned int))
 
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_line(const char *fmt, ...)
 {
     if (!log_file)
