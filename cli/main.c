@@ -658,10 +658,10 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
             sandbox_allow_read(sb, file, 0);
             /* Probing reads the file: only a regular one can be read twice.
              * A pipe (/dev/stdin, <(...)) could be anything. */
-            if (stat(file, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-                media = 1;
-            else if (!media && unmeta_source_new_path(&src, file) == 0 && (prc = unmeta_probe(&fmt, ctx, src)) == 0 &&
-                     fmt && strcmp(fmt, "media") == 0)
+            int pipe_like = stat(file, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+            if (!pipe_like && !media && unmeta_source_new_path(&src, file) == 0)
+                prc = unmeta_probe(&fmt, ctx, src);
+            if (pipe_like || (prc == 0 && fmt && strcmp(fmt, "media") == 0))
                 media = 1;
             unmeta_source_free(src);
         }

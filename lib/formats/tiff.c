@@ -975,7 +975,8 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
                      * fail the job with its own error, not this one. */
                     job->err = 0;
                     rc = um_report_note(job, "the ICC profile is malformed and was dropped: %s", job->ctx->errmsg);
-                    UM_TRY_GOTO(rc, rc, done);
+                    if (rc < 0)
+                        goto done;
                     job->ctx->errmsg[0] = '\0';
                     um_report_block_action(job, icc_blk, UNMETA_ACTION_REMOVE);
                     UM_TRY_GOTO(rc, um_report_finding(job, icc_blk, UNMETA_CAT_OTHER, "ICCProfile",
