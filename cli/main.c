@@ -659,7 +659,9 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
             /* Probing reads the file: only a regular one can be read twice.
              * A pipe (/dev/stdin, <(...)) could be anything. */
             int pipe_like = stat(file, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-            if (!pipe_like && !media && unmeta_source_new_path(&src, file) == 0)
+            /* A probe that cannot run (out of memory) must not pass for "not
+             * media": FFmpeg could not be loaded once confined. */
+            if (!pipe_like && !media && (prc = unmeta_source_new_path(&src, file)) == 0)
                 prc = unmeta_probe(&fmt, ctx, src);
             if (pipe_like || (prc == 0 && fmt && strcmp(fmt, "media") == 0))
                 media = 1;
