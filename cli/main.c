@@ -661,7 +661,10 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
             int pipe_like = stat(file, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
             /* A probe that cannot run (out of memory) must not pass for "not
              * media": FFmpeg could not be loaded once confined. */
-            if (!pipe_like && !media && (prc = unmeta_source_new_path(&src, file)) == 0)
+            int src_rc = pipe_like || media ? 0 : unmeta_source_new_path(&src, file);
+            if (src_rc == UNMETA_E_NOMEM)
+                prc = src_rc; /* a file that cannot be opened is left to the job's message */
+            else if (src_rc == 0 && src)
                 prc = unmeta_probe(&fmt, ctx, src);
             if (pipe_like || (prc == 0 && fmt && strcmp(fmt, "media") == 0))
                 media = 1;
