@@ -503,7 +503,9 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
     char kind[64];
     int blk;
     *handled = 1;
-    uint64_t off = e->voff, len = e->len;
+    /* A value that runs past the end of the file has no bytes here to
+     * remove: its block is empty (clamped, it would claim kept bytes). */
+    uint64_t off = e->voff, len = value_inside(t, e) ? e->len : 0;
     switch (e->tag) {
     case 700: { /* XMP (XMP Specification Part 3, 1.2.2) */
         snprintf(kind, sizeof(kind), "IFD%u XMP (tag 700)", pno);
@@ -511,7 +513,7 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
         UM_TRY(blk);
         if (!value_inside(t, e) || len > job->ctx->limits.max_block)
             return um_report_finding(job, blk, UNMETA_CAT_OTHER, "XMP", "%llu bytes (not read)",
-                                     (unsigned long long)len);
+                                     (unsigned long long)e->len);
         uint8_t *v = NULL;
         UM_TRY(read_value(t, e, &v));
         int rc = um_xmp_scan(job, blk, v, (size_t)len);
@@ -527,7 +529,7 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
         UM_TRY(blk);
         return um_report_finding(job, blk, e->tag == 37724 ? UNMETA_CAT_EMBEDDED : UNMETA_CAT_PEOPLE,
                                  e->tag == 33723 ? "IPTC" : e->tag == 34377 ? "Photoshop" : "PhotoshopLayers",
-                                 "%llu bytes", (unsigned long long)len);
+                                 "%llu bytes", (unsigned long long)e->len);
     case 33550: case 33922: case 34264: case 34735: case 34736: case 34737: { /* GeoTIFF 1.0 */
         const char *name = e->tag == 33550 ? "GeoTIFF ModelPixelScale" : e->tag == 33922 ? "GeoTIFF ModelTiepoint"
                          : e->tag == 34264 ? "GeoTIFF ModelTransformation" : e->tag == 34735 ? "GeoTIFF GeoKeyDirectory"
@@ -566,7 +568,7 @@ static int report_special(tiff *t, unsigned pno, const rawent *e, int *handled)
                                      "%s", buf);
         }
         return um_report_finding(job, blk, UNMETA_CAT_PEOPLE, e->tag == 269 ? "DocumentName" : "PageName",
-                                 "%llu bytes", (unsigned long long)len);
+                                 "%llu bytes", (unsigned long long)e->len);
     default:
         *handled = 0;
         return 0;
