@@ -239,13 +239,52 @@ static int rebuilt(unmeta_ctx *ctx, const uint8_t *in, size_t size, const uint8_
     return yes;
 }
 
+/* True when the output of stripping the input with every copy of the n
+ * bytes at needle that lies in a removed block changed (its bytes after
+ * the first 8 flipped, lengths kept, so the file's structure stands) still holds
+ * them: then the output has them from kept bytes (a kept structure that a
+ * removed block happens to repeat, spliced around a removed chunk), not
+ * from the removed block. */
+static int from_kept(unmeta_ctx *ctx, const uint8_t *in, size_t size, const uint8_t *needle, size_t n,
+                     const span *rm, size_t nrm)
+{
+    uint8_t *copy = malloc(size ? size : 1);
+    void *out = NULL;
+    uint64_t out_size = 0;
+    int yes = 0;
+    if (!copy)
+        abort();
+    memcpy(copy, in, size);
+    for (size_t pos = 0; pos + n <= size;) {
+        const uint8_t *hit = memmem(in + pos, size - pos, needle, n);
+        if (!hit)
+            break;
+        size_t at = (size_t)(hit - in);
+        for (size_t i = 0; i < nrm; i++)
+            if (at >= rm[i].off && at + n <= rm[i].off + rm[i].len) {
+                /* The first bytes stay: a block's own header (a box or
+                 * chunk size and type) keeps the file's structure. */
+                for (size_t k = n / 2 < 8 ? n / 2 : 8; k < n; k++)
+                    copy[at + k] = (uint8_t)(in[at + k] ^ 0xA5);
+                break;
+            }
+        pos = at + 1;
+    }
+    if (unmeta_strip_memory(&out, &out_size, ctx, copy, size) == 0)
+        yes = memmem(out, (size_t)out_size, needle, n) != NULL;
+    unmeta_free(out);
+    free(copy);
+    return yes;
+}
+
 /* What strip reports as removed is not in its output. A block is searched
  * for whole (it is REMOVED_MIN bytes or more and not one repeated byte
  * value, which zero padding in a rebuilt structure would match). A match
  * is a leak unless those bytes occur in the input outside every removed
  * block (a kept duplicate), or strip produces them even from the input
- * without any copy of them (rebuilt, see above): otherwise the output can
- * only have them from a removed block. A hash of every REMOVED_MIN-byte
+ * without any copy of them (rebuilt, see above), or still produces them
+ * when the copies in removed blocks are changed (from_kept): otherwise the
+ * output can only have them from a removed block. A hash of every REMOVED_MIN-byte
  * window of the output rules most blocks out before any search. */
 static void check_removed(const uint8_t *in, size_t size, const unmeta_report *r, const uint8_t *out,
                           size_t out_size, int rc, unmeta_ctx *ctx, const variant *v)
@@ -290,7 +329,7 @@ static void check_removed(const uint8_t *in, size_t size, const unmeta_report *r
         if (!(bits[h >> 3] & (1u << (h & 7))))
             continue;
         if (!memmem(out, out_size, blk, n) || kept_elsewhere(in, size, blk, n, rm, nrm) ||
-            rebuilt(ctx, in, size, blk, n, why, sizeof(why)))
+            rebuilt(ctx, in, size, blk, n, why, sizeof(why)) || from_kept(ctx, in, size, blk, n, rm, nrm))
             continue;
         unmeta_block b = UNMETA_BLOCK_INIT;
         fprintf(stderr, "fuzz_strip: removed block at %llu (%llu bytes) found in the output (%s)\n",
