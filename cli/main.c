@@ -646,7 +646,7 @@ static int confine(opts *o, unmeta_ctx *ctx, char **files, int nfiles, int is_st
             int show = is_strip && (o->b.progress == 1 || (o->b.progress < 0 && isatty(2)));
             if (show)
                 unmeta_ctx_set_progress(ctx, on_progress, &pl);
-            if (!o->stdin_src && unmeta_source_new_fd(&o->stdin_src, 0) == 0 &&
+            if (!o->stdin_src && (prc = unmeta_source_new_fd(&o->stdin_src, 0)) == 0 &&
                 (prc = unmeta_probe(&fmt, ctx, o->stdin_src)) == 0 && fmt && strcmp(fmt, "media") == 0)
                 media = 1;
             if (show) {
