@@ -956,7 +956,7 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
             UM_TRY_GOTO(rc, account(t, e->len), done);
             if (e->tag == 34675) {
                 int strip = job->ctx->icc_mode == UNMETA_ICC_STRIP;
-                icc_blk = um_report_block(job, "ICC profile (tag 34675)", e->voff, e->len,
+                icc_blk = um_report_block(job, "ICC profile (tag 34675)", e->voff, value_inside(t, e) ? e->len : 0,
                                           strip ? UNMETA_ACTION_REMOVE : UNMETA_ACTION_REWRITE);
                 UM_TRY_GOTO(rc, icc_blk, done);
                 uint8_t *v = NULL;
