@@ -237,6 +237,19 @@ static int stale_temp(const char *name, const struct stat *st)
     return time(NULL) - st->st_mtime > 24 * 3600;
 }
 
+/* The last part of a path, trailing slashes aside ("A/photos/" -> "photos"):
+ * *base points to it and its length is returned; *slash is the slash before
+ * it, NULL when there is none. */
+static size_t last_part(const char *path, const char **base, const char **slash)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    *slash = memrchr(path, '/', len);
+    *base = *slash ? *slash + 1 : path;
+    return len - (size_t)(*base - path);
+}
+
 char *cli_canonical(const char *path, int follow)
 {
     if (follow || strcmp(path, ".") == 0 || strcmp(path, "/") == 0) {
@@ -245,12 +258,8 @@ char *cli_canonical(const char *path, int follow)
             return r ? r : strdup(path);
     }
     /* The folder part, resolved; then the last part as it is. */
-    size_t len = strlen(path);
-    while (len > 1 && path[len - 1] == '/')
-        len--;
-    const char *slash = memrchr(path, '/', len);
-    const char *base = slash ? slash + 1 : path;
-    size_t blen = len - (size_t)(base - path);
+    const char *base, *slash;
+    size_t blen = last_part(path, &base, &slash);
     char *dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
     char *cd = dir ? cli_canonical(dir, 1) : NULL;
     free(dir);
@@ -367,12 +376,8 @@ int cli_check_targets(cli_target *t, size_t n, int in_place)
  * or unresolvable. */
 static char *root_name(const char *root)
 {
-    size_t len = strlen(root);
-    while (len > 1 && root[len - 1] == '/')
-        len--;
-    const char *slash = memrchr(root, '/', len);
-    const char *b = slash ? slash + 1 : root;
-    size_t bl = len - (size_t)(b - root);
+    const char *b, *slash;
+    size_t bl = last_part(root, &b, &slash);
     if (bl == 0 || (bl == 1 && (b[0] == '.' || b[0] == '/')) || (bl == 2 && b[0] == '.' && b[1] == '.')) {
         char *r = realpath(root, NULL);
         if (!r)
