@@ -101,6 +101,23 @@ int um_icc_neutralise(um_job *job, int block, uint8_t *p, size_t n, int *changed
         uint32_t off = um_be32(e + 4), len = um_be32(e + 8);
         if (off > n || len > n - off)
             return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag outside the profile");
+        /* Blanking writes into the tag's data: it must lie past the header
+         * and the tag table (7.3.1) and share no byte with a tag that is
+         * kept, or blanking would corrupt them. */
+        char sig[5], other[5];
+        sig_text(sig, e);
+        if (off < ICC_HEADER + 4 + 12 * (uint64_t)count)
+            return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag '%s' lies in the header or the tag table", sig);
+        for (uint32_t j = 0; j < count; j++) {
+            const uint8_t *o = p + ICC_HEADER + 4 + 12 * j;
+            uint32_t ooff = um_be32(o + 4), olen = um_be32(o + 8);
+            if (memcmp(o, "dmnd", 4) != 0 && memcmp(o, "dmdd", 4) != 0 && olen && len &&
+                (uint64_t)ooff < (uint64_t)off + len && (uint64_t)off < (uint64_t)ooff + olen) {
+                sig_text(other, o);
+                return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag '%s' shares its data with '%s'", sig,
+                               other);
+            }
+        }
         if (blank_text_tag(p + off, len)) {
             UM_TRY(um_report_finding(job, block, UNMETA_CAT_DEVICE,
                                      is_mnd ? "ICC DeviceMfgDesc" : "ICC DeviceModelDesc", "present"));
