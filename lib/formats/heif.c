@@ -977,7 +977,10 @@ static int in_mdat(const heif *h, uint64_t off, uint64_t len)
  * File extents (method 0) of kept items must lie in an 'mdat': anywhere
  * else (a 'free' or unknown top-level box, the meta box itself) they share
  * bytes with a structure that strip drops and reports as removed, and
- * copying them would carry that structure's bytes into the output. */
+ * copying them would carry that structure's bytes into the output. The
+ * same holds for removed items: their bytes elsewhere (inside 'ftyp', say)
+ * belong to a structure that is kept, and a report that called them
+ * removed would be false. */
 static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, uint64_t *total)
 {
     um_job *job = h->job;
@@ -990,7 +993,7 @@ static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, u
             continue;
         for (size_t e = 0; e < it->count; e++) {
             const extent *x = &h->ext[it->first + e];
-            if (m == 0 && !it->remove && !in_mdat(h, x->off, x->len)) {
+            if (m == 0 && !in_mdat(h, x->off, x->len)) {
                 rc = um_fail(job, UNMETA_E_UNSUPPORTED,
                              FMT ": item %u has data at bytes %llu..%llu, outside every 'mdat' box", it->id,
                              (unsigned long long)x->off, (unsigned long long)(x->off + x->len));
