@@ -87,6 +87,26 @@ def test_png_iccp_bomb_default_limit(t):
     assert kb < RSS_KB, f"peak memory {kb} KiB for a refused bomb"
 
 
+def test_icc_device_tag_flood(t):
+    # 200 000 'dmnd' tag entries: signatures are unique, so the second is
+    # refused (the profile dropped, as PNG does with a malformed one) before
+    # any per-tag work that would grow with the square of the count.
+    n = 200000
+    end = 132 + 12 * n
+    prof = bytearray(128) + struct.pack(">I", n) + (b"dmnd" + struct.pack(">II", end, 12)) * n
+    prof += b"desc" + bytes(8)
+    struct.pack_into(">I", prof, 0, len(prof))
+    prof[36:40] = b"acsp"
+    prof[48:52] = b"ABCD"
+    src = t.path("dmnd-flood.png")
+    harness.write(src, png_with(png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(prof)))))
+    r = harness.unmeta("inspect", src)
+    assert r.returncode == 0, r.stderr
+    assert b"tag 'dmnd' appears twice" in r.stdout, r.stdout[-300:]
+    out = t.strip(src)
+    assert b"ABCD" not in harness.read(out)
+
+
 def test_png_itxt_bomb(t):
     bomb = zeros_deflated(8 << 20)
     data = png_with(png_chunk(b"iTXt", b"Comment\x00\x01\x00\x00\x00" + bomb))

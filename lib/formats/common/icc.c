@@ -93,11 +93,16 @@ int um_icc_neutralise(um_job *job, int block, uint8_t *p, size_t n, int *changed
     uint32_t count = um_be32(p + ICC_HEADER);
     if (count > (n - ICC_HEADER - 4) / 12)
         return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag count %u does not fit", count);
+    int seen_mnd = 0, seen_mdd = 0;
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *e = p + ICC_HEADER + 4 + 12 * i;
         int is_mnd = memcmp(e, "dmnd", 4) == 0, is_mdd = memcmp(e, "dmdd", 4) == 0;
         if (!is_mnd && !is_mdd)
             continue;
+        /* Tag signatures are unique (7.3.1); once each also keeps the
+         * overlap scan below linear in the tag count. */
+        if (is_mnd ? seen_mnd++ : seen_mdd++)
+            return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag '%s' appears twice", is_mnd ? "dmnd" : "dmdd");
         uint32_t off = um_be32(e + 4), len = um_be32(e + 8);
         if (off > n || len > n - off)
             return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag outside the profile");
