@@ -18,6 +18,7 @@
  * headers, which those formats require.
  */
 #include <dlfcn.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -707,6 +708,37 @@ static int copy_stream(um_job *job, AVFormatContext *oc, const AVStream *is, con
     return 0;
 }
 
+/* PCM in AVI: the muxer writes the byte rate as sample rate x block align
+ * (riffenc) but takes the stream's time base from the byte rate it is given.
+ * A file whose byte rate says otherwise would come out with a byte rate the
+ * input did not have, and its next strip would pick another time base and
+ * refuse its own output: refused here, before anything is written. */
+static int riff_pcm_rate(um_job *job, const AVStream *st, unsigned i, const char *muxer)
+{
+    static const struct {
+        enum AVCodecID id;
+        int bits;
+    } pcm[] = {
+        {AV_CODEC_ID_PCM_U8, 8},     {AV_CODEC_ID_PCM_S16LE, 16}, {AV_CODEC_ID_PCM_S24LE, 24},
+        {AV_CODEC_ID_PCM_S32LE, 32}, {AV_CODEC_ID_PCM_F32LE, 32}, {AV_CODEC_ID_PCM_F64LE, 64},
+    };
+    const AVCodecParameters *par = st->codecpar;
+    if (strcmp(muxer, "avi") != 0)
+        return 0;
+    for (size_t k = 0; k < sizeof(pcm) / sizeof(pcm[0]); k++) {
+        if (par->codec_id != pcm[k].id)
+            continue;
+        int64_t align = par->block_align ? par->block_align : (int64_t)pcm[k].bits * par->ch_layout.nb_channels / 8;
+        int64_t bytes = (int64_t)par->sample_rate * align;
+        if (par->bit_rate != 8 * bytes)
+            return um_fail(job, UNMETA_E_UNSUPPORTED,
+                           "%s: stream %u's byte rate (%" PRId64 "/s) is not its sample rate times its block align "
+                           "(%d x %" PRId64 "), which the muxer would write instead; refused rather than altered",
+                           muxer, i, par->bit_rate / 8, par->sample_rate, align);
+    }
+    return 0;
+}
+
 int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
 {
     input in;
@@ -758,6 +790,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         map[i] = -1;
         if (!kept(in.ic->streams[i]))
             continue;
+        UM_TRY_GOTO(rc, riff_pcm_rate(job, in.ic->streams[i], i, muxer), done);
         UM_TRY_GOTO(rc, copy_stream(job, oc, in.ic->streams[i], muxer), done);
         map[i] = nout++;
     }
