@@ -62,6 +62,7 @@
     X(avformat, avio_context_free) \
     X(avformat, avformat_write_header) \
     X(avformat, avformat_open_input) \
+    X(avformat, av_find_input_format) \
     X(avformat, avformat_new_stream) \
     X(avformat, avformat_free_context) \
     X(avformat, avformat_find_stream_info) \
@@ -426,7 +427,12 @@ static void close_input(input *in)
     free_io(&in->pb);
 }
 
-static int open_input(um_job *job, input *in)
+/* The demuxer is the one the module's probe named (container), not
+ * libavformat's own guess: a payload can hold text that another demuxer's
+ * probe scores higher (an MPEG audio stream whose frames spell a subtitle
+ * script), and the output must read back with the demuxer it was written
+ * for. */
+static int open_input(um_job *job, input *in, const char *container)
 {
     AVDictionary *opts = NULL;
     int r;
@@ -452,7 +458,12 @@ static int open_input(um_job *job, input *in)
         AV.av_dict_free(&opts);
         return av_fail(job, r, "cannot set the demuxer's options");
     }
-    r = AV.avformat_open_input(&in->ic, NULL, NULL, &opts);
+    const AVInputFormat *fmt = AV.av_find_input_format(container);
+    if (!fmt) {
+        AV.av_dict_free(&opts);
+        return um_fail(job, UNMETA_E_UNSUPPORTED, "%s: this libavformat has no such demuxer", container);
+    }
+    r = AV.avformat_open_input(&in->ic, NULL, fmt, &opts);
     AV.av_dict_free(&opts);
     if (r < 0) {
         in->ic = NULL; /* freed by avformat_open_input */
@@ -661,9 +672,8 @@ static int count_kept(um_job *job, const AVFormatContext *ic, const char *muxer)
 int um_av_inspect(um_job *job, const char *container)
 {
     input in;
-    (void)container;
     UM_TRY(av_ready(job));
-    int rc = open_input(job, &in);
+    int rc = open_input(job, &in, container);
     if (rc >= 0) {
         const char *muxer = muxer_for(job, in.ic);
         um_report_set_format(job->report, muxer);
@@ -750,11 +760,10 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
     int *map = NULL;
     int rc, r, header = 0;
     uint64_t copied = 0, payload = 0;
-    (void)container;
     memset(&out, 0, sizeof(out));
     UM_TRY(av_ready(job));
 
-    UM_TRY_GOTO(rc, open_input(job, &in), done);
+    UM_TRY_GOTO(rc, open_input(job, &in, container), done);
     const char *muxer = muxer_for(job, in.ic);
     um_report_set_format(job->report, muxer);
     UM_TRY_GOTO(rc, describe(job, in.ic), done);
