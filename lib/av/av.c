@@ -749,6 +749,35 @@ static int riff_pcm_rate(um_job *job, const AVStream *st, unsigned i, const char
     return 0;
 }
 
+/* AAC in Matroska: the muxer writes SamplingFrequency from the stream's
+ * AudioSpecificConfig (ISO 14496-3 1.6.2.1), not from the container's own
+ * value. A configuration whose sampling index is reserved (13, 14) or whose
+ * explicit rate is 0 names no rate at all, so the output's track would have
+ * none and could not be written again: refused before anything is. */
+static int mkv_aac_rate(um_job *job, const AVStream *st, unsigned i, const char *muxer)
+{
+    const AVCodecParameters *par = st->codecpar;
+    if ((strcmp(muxer, "matroska") != 0 && strcmp(muxer, "webm") != 0) || par->codec_id != AV_CODEC_ID_AAC ||
+        par->extradata_size < 2)
+        return 0;
+    const uint8_t *p = par->extradata;
+    uint64_t bits = 0; /* the first 8 bytes, big-endian, zero-padded */
+    for (int k = 0; k < 8; k++)
+        bits = bits << 8 | (k < par->extradata_size ? p[k] : 0);
+    int pos = 5; /* audioObjectType; 31 escapes to 6 more bits */
+    if ((bits >> 59) == 31)
+        pos += 6;
+    unsigned idx = (unsigned)(bits >> (60 - pos)) & 15;
+    int avail = par->extradata_size * 8;
+    uint32_t rate = idx == 15 && pos + 28 <= avail ? (uint32_t)(bits >> (36 - pos)) & 0xFFFFFF : 1;
+    if (idx == 13 || idx == 14 || rate == 0)
+        return um_fail(job, UNMETA_E_MALFORMED,
+                       "%s: stream %u's AAC configuration names no sample rate (sampling index %u), and the muxer "
+                       "would write none; refused rather than altered",
+                       muxer, i, idx);
+    return 0;
+}
+
 int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
 {
     input in;
@@ -800,6 +829,7 @@ int um_av_strip(um_job *job, unmeta_sink *sink, const char *container)
         if (!kept(in.ic->streams[i]))
             continue;
         UM_TRY_GOTO(rc, riff_pcm_rate(job, in.ic->streams[i], i, muxer), done);
+        UM_TRY_GOTO(rc, mkv_aac_rate(job, in.ic->streams[i], i, muxer), done);
         UM_TRY_GOTO(rc, copy_stream(job, oc, in.ic->streams[i], muxer), done);
         map[i] = nout++;
     }
