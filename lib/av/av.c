@@ -768,7 +768,7 @@ static int mkv_aac_rate(um_job *job, const AVStream *st, unsigned i, const char 
     if ((bits >> 59) == 31)
         pos += 6;
     unsigned idx = (unsigned)(bits >> (60 - pos)) & 15;
-    int avail = par->extradata_size * 8;
+    int64_t avail = (int64_t)par->extradata_size * 8; /* no overflow, whatever the size */
     uint32_t rate = idx == 15 && pos + 28 <= avail ? (uint32_t)(bits >> (36 - pos)) & 0xFFFFFF : 1;
     if (idx == 13 || idx == 14 || rate == 0)
         return um_fail(job, UNMETA_E_MALFORMED,
