@@ -171,14 +171,15 @@ def iccp(profile, name=b"Google Pixel 7 CANARY-ICC-NAME"):
 
 # --- judging ---------------------------------------------------------------
 
-def judge(t, src, out, *canaries, allow=(), validate=True):
+def judge(t, src, out, *canaries, allow=(), validate=True, same_pixels=True):
     """The common verdict: no leak (exiftool), no canary in the bytes, same
-    pixels, a valid PNG (pngcheck, and our own chunk walk), idempotent."""
+    pixels, a valid PNG (pngcheck, and our own chunk walk), idempotent.
+    same_pixels=False for the callers that judge rendering themselves."""
     harness.need("exiftool", "convert", "pngcheck")
     t.assert_clean(out, allow)
     t.assert_absent(out, *canaries)
     chunks(harness.read(out))
-    assert harness.pixels(src) == harness.pixels(out), "pixels changed"
+    assert not same_pixels or harness.pixels(src) == harness.pixels(out), "pixels changed"
     # pngcheck 3.0.3 predates cICP, mDCv and cLLi (PNG 3rd edition, 2025).
     r = harness.run(["pngcheck", "-q", out]) if validate else None
     assert not r or r.returncode == 0, f"pngcheck rejects the output: {r.stdout.decode(errors='replace')}"
@@ -274,6 +275,167 @@ def test_exif_orientation_one_dropped(t):
     out = t.strip(src)
     assert "eXIf" not in types(out)
     judge(t, src, out, "CANARY-PNG-MAKE")
+
+
+# "Raw profile type exif": text of "\nexif\n", the length right-aligned in 8
+# columns, then lines of 72 lower-case hex digits (ImageMagick's writer;
+# GIMP and digiKam write the same through exiv2).
+def raw_profile_text(data, name="exif"):
+    h = data.hex()
+    return "\n%s\n%8d\n%s\n" % (name, len(data), "\n".join(h[i:i + 72] for i in range(0, len(h), 72)))
+
+
+def raw_profile_chunk(kind, tiff, header=True, name="exif"):
+    value = raw_profile_text((b"Exif\0\0" if header else b"") + tiff, name)
+    key = "Raw profile type " + name
+    if kind == "tEXt":
+        return text(key, value)
+    if kind == "zTXt":
+        return ztxt(key, value)
+    return itxt(key, value, compressed=kind == "iTXt-z")
+
+
+# exiftool's Orientation number -> ImageMagick's -orient name.
+IM_ORIENT = {1: "TopLeft", 2: "TopRight", 3: "BottomRight", 4: "BottomLeft", 5: "LeftTop", 6: "RightTop",
+             7: "RightBottom", 8: "LeftBottom"}
+
+
+def render(path, orientation=None):
+    """md5 of ImageMagick's rendering, auto-oriented; with an orientation,
+    that one applied (for readers that honour what ImageMagick 6 does not
+    read: its 6.9 ignores the eXIf chunk, but applies a raw EXIF profile)."""
+    args = ["convert", path]
+    if orientation:
+        args += ["-orient", IM_ORIENT[orientation]]
+    r = harness.run(args + ["-auto-orient", "-depth", "16", "rgba:-"], check=True)
+    return hashlib.md5(r.stdout).hexdigest()
+
+
+def out_orientation(path):
+    """The EXIF tags exiftool finds in an output: only Orientation expected."""
+    return {k: v for k, v in harness.exif(path).items() if k.startswith("EXIF:")}
+
+
+def test_raw_profile_exif_orientation_kept(t):
+    # tEXt, zTXt, iTXt (compressed or not), with and without the APP1
+    # "Exif\0\0" header, before and after the image data: the output keeps
+    # only Orientation 6, in a minimal eXIf before IDAT.
+    harness.need("exiftool", "convert")
+    tiff = exif_block(orientation=6)
+    for kind in ("tEXt", "zTXt", "iTXt", "iTXt-z"):
+        for header in (True, False):
+            for where in ("before", "after"):
+                name = f"raw-{kind}-{'hdr' if header else 'bare'}-{where}.png"
+                src = t.path(name)
+                c = raw_profile_chunk(kind, tiff, header)
+                harness.write(src, png(before=[c] if where == "before" else [],
+                                       after=[c] if where == "after" else []))
+                report = inspect(src)
+                assert "CANARY-PNG-MAKE" in report and "GPSPosition" in report, f"{name}:\n{report}"
+                out = t.strip(src)
+                ty = types(out)
+                assert ty.count("eXIf") == 1 and ty.index("eXIf") < ty.index("IDAT"), f"{name}: {ty}"
+                assert out_orientation(out) == {"EXIF:IFD0:Orientation": 6}, f"{name}: {out_orientation(out)}"
+                judge(t, src, out, "CANARY-PNG-MAKE", b"Raw profile", same_pixels=False)
+                # The stored pixels are the same (no orientation applied)...
+                assert render(src, 1) == render(out, 1), f"{name}: pixels changed"
+                # ...and the output, turned by its eXIf, renders as
+                # ImageMagick renders the input where it applies the raw
+                # profile (tEXt and zTXt with the header).
+                if kind in ("tEXt", "zTXt") and header:
+                    assert render(src) != render(src, 1), f"{name}: ImageMagick did not turn the input"
+                    assert render(src) == render(out, 6), f"{name}: the output renders differently"
+
+
+def test_raw_profile_app1_and_gps_removed(t):
+    # "Raw profile type APP1" (ImageMagick's name for the JPEG segment)
+    # holding EXIF is read the same way; nothing but Orientation survives.
+    harness.need("exiftool", "convert")
+    src = t.path("app1.png")
+    harness.write(src, png(before=[raw_profile_chunk("zTXt", exif_block(orientation=6), name="APP1")]))
+    assert "GPSPosition" in inspect(src)
+    out = t.strip(src)
+    assert out_orientation(out) == {"EXIF:IFD0:Orientation": 6}, out_orientation(out)
+    assert not [k for k in harness.exif(out) if "GPS" in k], harness.exif(out)
+    judge(t, src, out, "CANARY-PNG-MAKE", b"APP1", same_pixels=False)
+    # ImageMagick 6.9 does not apply this name; exiftool reads it.
+    assert harness.exif(src).get("EXIF:IFD0:Orientation") == 6, harness.exif(src)
+    assert render(src, 1) == render(out, 1), "pixels changed"
+
+
+def test_raw_profile_orientation_one_or_none_dropped(t):
+    for name, tiff in (("o1", exif_block(orientation=1)), ("none", exif_block())):
+        src = t.path(f"raw-{name}.png")
+        harness.write(src, png(before=[raw_profile_chunk("zTXt", tiff)]))
+        out = t.strip(src)
+        assert kinds(out) == ["IHDR", "IDAT", "IEND"], types(out)
+        judge(t, src, out, "CANARY-PNG-MAKE")
+
+
+def test_raw_profile_exif_chunk_wins(t):
+    # An eXIf chunk is the standard place: when a file has both, its
+    # orientation (even 1) is the one kept, in either order, and a note
+    # names the raw profile's.
+    harness.need("exiftool")
+    raw6 = raw_profile_chunk("zTXt", exif_block(orientation=6))
+    for name, exif_o, order in (("e3-first", 3, 0), ("e3-last", 3, 1), ("e1", 1, 0)):
+        e = chunk("eXIf", exif_block(orientation=exif_o, gps=False))
+        src = t.path(f"both-{name}.png")
+        harness.write(src, png(before=[e, raw6] if order == 0 else [raw6], after=[e] if order else []))
+        out = t.path(f"both-{name}.out.png")
+        r = harness.unmeta("strip", "-v", "-f", "-o", out, src)
+        assert r.returncode == 0, r.stderr
+        err = r.stderr.decode(errors="replace")
+        assert "gives orientation 6" in err and f"the eXIf chunk {exif_o}" in err, err
+        if exif_o == 1:
+            assert "eXIf" not in types(out), types(out)
+        else:
+            assert types(out).count("eXIf") == 1
+            assert out_orientation(out) == {"EXIF:IFD0:Orientation": exif_o}, out_orientation(out)
+        judge(t, src, out, "CANARY-PNG-MAKE", same_pixels=False)
+
+
+def test_raw_profile_malformed_removed_with_note(t):
+    # A raw EXIF profile that cannot be read is removed like any text (never
+    # passed through) and the strip goes on; since an orientation it may
+    # hold is lost, a note says so, in strip -v and in inspect.
+    tiff = b"Exif\0\0" + exif_block(orientation=6)
+    good = raw_profile_text(tiff)
+    short = good.replace("%8d" % len(tiff), "%8d" % (len(tiff) + 400))   # the length outruns the digits
+    bad_tiff = raw_profile_text(b"Exif\0\0XX\0*" + tiff[10:])          # not a TIFF structure
+    key = b"Raw profile type exif\0"
+    cases = {
+        "length": text("Raw profile type exif", short),
+        "nolength": text("Raw profile type exif", "\nexif\n" + good.split("\n", 3)[3]),
+        "tiff": ztxt("Raw profile type exif", bad_tiff),
+        "zlib": chunk("zTXt", key + b"\0" + b"x\x9cnot a zlib stream at all"),
+        "method": chunk("zTXt", key + b"\1" + zlib.compress(good.encode())),
+        "itxt": chunk("iTXt", key + b"\1\0en"),
+    }
+    for name, c in cases.items():
+        src = t.path(f"bad-{name}.png")
+        harness.write(src, png(before=[c]))
+        out = t.path(f"bad-{name}.out.png")
+        r = harness.unmeta("strip", "-v", "-f", "-o", out, src)
+        assert r.returncode == 0, f"{name}: {r.stderr}"
+        err = r.stderr.decode(errors="replace")
+        assert "raw EXIF profile" in err and "orientation it may hold is not kept" in err, f"{name}: {err}"
+        assert "raw EXIF profile" in inspect(src), name
+        assert kinds(out) == ["IHDR", "IDAT", "IEND"], f"{name}: {types(out)}"
+        judge(t, src, out, "CANARY-PNG-MAKE", b"Raw profile")
+
+
+def test_raw_profile_bounded(t):
+    # The hex text is inflated within UNMETA_OPT_MAX_INFLATE like any zTXt:
+    # a raw profile whose text inflates beyond it refuses the file.
+    tiff = b"Exif\0\0" + exif_block(orientation=6)
+    big = raw_profile_text(tiff) + " " * (3 << 20)
+    src = t.path("big.png")
+    harness.write(src, png(before=[ztxt("Raw profile type exif", big)]))
+    msg = t.refuse(src, "--max-inflate", "1M")
+    assert "inflates beyond" in msg, msg
+    out = t.strip(src)
+    assert out_orientation(out) == {"EXIF:IFD0:Orientation": 6}
 
 
 def icc_fields(path):

@@ -11,7 +11,9 @@
  *                specification gives (11.3); APNG acTL, fcTL, fdAT;
  *   rewritten:   iCCP with its profile neutralised (icc.h) and its name
  *                replaced by "ICC profile", or dropped with UNMETA_ICC_STRIP;
- *                eXIf reduced to Orientation when it is not 1;
+ *                eXIf reduced to Orientation when it is not 1, and so is
+ *                the EXIF of a "Raw profile type exif" (or APP1) text chunk
+ *                when the file has no eXIf (see raw_exif below);
  *   dropped:     tEXt, zTXt, iTXt (XMP included), tIME, eXIf, hIST, sPLT,
  *                oFFs, pCAL, sCAL, dSIG, caBX (C2PA), every other ancillary
  *                chunk, and everything after IEND.
@@ -48,6 +50,7 @@ enum ent_class {
     ENT_ICCP,        /* the first iCCP: rewritten, copied or dropped */
     ENT_EXIF,        /* the first eXIf: where a minimal one goes */
     ENT_IDAT,        /* the first IDAT run: a minimal eXIf may go before it */
+    ENT_RAWEXIF,     /* the raw EXIF profile that decides: a minimal eXIf may go here */
 };
 
 typedef struct ent {
@@ -67,6 +70,10 @@ typedef struct png {
     uint64_t idat_start;       /* offset of the first IDAT */
     int orientation;           /* of the first eXIf, 0 if none */
     int exif_seen, exif_after_idat;
+    int raw_orientation;       /* of the first readable raw EXIF profile, 0 if none */
+    int raw_seen, raw_after_idat;
+    int raw_blk;               /* its report block */
+    uint64_t raw_pos;          /* its chunk's offset */
     int iccp_seen;
     uint8_t *iccp;             /* the rewritten iCCP chunk (whole), if any */
     size_t iccp_len;
@@ -336,8 +343,50 @@ static int raw_profile(png *g, const uint8_t *t, size_t n, uint8_t **out, size_t
     return 1;
 }
 
-/* Names what one text's value holds on block. */
-static int report_text(png *g, int blk, const char *kw, const uint8_t *t, size_t n)
+/* A text keyword that names EXIF as a raw profile (ImageMagick writes
+ * "exif"; "APP1" holds EXIF or, with the XMP namespace header, XMP). */
+static int is_raw_exif(const char *kw)
+{
+    return ieq(kw, "Raw profile type exif") || ieq(kw, "Raw profile type APP1");
+}
+
+/* A raw EXIF profile that cannot be read: it is removed like any text
+ * chunk, and the note says that an orientation it may have held is lost
+ * (an image that viewers turned by it now shows as stored). */
+static int raw_exif_lost(png *g, const char *type, uint64_t pos, const char *why)
+{
+    return um_report_note(g->job,
+                          "the raw EXIF profile in '%s' at byte %llu %s: it was removed, and an orientation it "
+                          "may hold is not kept",
+                          type, (unsigned long long)pos, why);
+}
+
+/* The EXIF of a raw profile (TIFF, "Exif\0\0" in front or not, as exiv2
+ * and exiftool read it): reported like an eXIf's, and the first one whose
+ * orientation can be read decides the orientation kept when the file has
+ * no eXIf (the eXIf chunk wins when both exist, see emit()). */
+static int raw_exif(png *g, int blk, const char *type, uint64_t pos, const uint8_t *raw, size_t rn)
+{
+    um_exif_info info;
+    size_t skip = rn >= 6 && memcmp(raw, "Exif\0\0", 6) == 0 ? 6 : 0;
+    UM_TRY(um_exif_scan(g->job, blk, raw + skip, rn - skip, &info));
+    if (info.damaged && !info.orientation)
+        return raw_exif_lost(g, type, pos, "holds damaged EXIF");
+    if (g->raw_seen)
+        return 0;
+    g->raw_seen = 1;
+    g->raw_orientation = info.orientation;
+    g->raw_blk = blk;
+    g->raw_pos = pos;
+    g->raw_after_idat = g->idat_seen;
+    if (info.orientation > 1 && !g->idat_seen)
+        UM_TRY(add_ent(g, pos, pos, ENT_RAWEXIF));
+    return 0;
+}
+
+/* Names what one text's value holds on block; type and pos name the
+ * chunk. */
+static int report_text(png *g, int blk, const char *type, uint64_t pos, const char *kw, const uint8_t *t, size_t n)
 {
     um_job *job = g->job;
     if (strcmp(kw, "XML:com.adobe.xmp") == 0)
@@ -346,9 +395,12 @@ static int report_text(png *g, int blk, const char *kw, const uint8_t *t, size_t
         const char *kind = kw + 17;
         uint8_t *raw = NULL;
         size_t rn = 0;
-        int is_exif = ieq(kind, "exif") || ieq(kind, "APP1");
+        int is_exif = is_raw_exif(kw);
         int is_xmp = ieq(kind, "xmp");
         if (is_exif || is_xmp) {
+            /* The decoded profile is at most half the text, which is
+             * bounded by limits.max_block (and max_inflate when it was
+             * compressed). */
             int rc = raw_profile(g, t, n, &raw, &rn);
             UM_TRY(rc);
             if (rc == 1) {
@@ -356,12 +408,12 @@ static int report_text(png *g, int blk, const char *kw, const uint8_t *t, size_t
                     size_t skip = is_xmp ? 0 : 29;
                     rc = um_xmp_scan(job, blk, raw + skip, rn - skip);
                 } else {
-                    um_exif_info info;
-                    size_t skip = rn >= 6 && memcmp(raw, "Exif\0\0", 6) == 0 ? 6 : 0;
-                    rc = um_exif_scan(job, blk, raw + skip, rn - skip, &info);
+                    rc = raw_exif(g, blk, type, pos, raw, rn);
                 }
                 free(raw);
                 UM_TRY(rc);
+            } else if (is_exif) {
+                UM_TRY(raw_exif_lost(g, type, pos, "is malformed (its length or hex digits)"));
             }
         }
         return um_report_finding(job, blk, UNMETA_CAT_OTHER, kw, "%zu bytes", n);
@@ -388,6 +440,16 @@ static size_t keyword(const uint8_t *d, size_t n, char kw[80])
     return k;
 }
 
+/* A text chunk whose value cannot be reached: one finding, and the note of
+ * raw_exif_lost() when it is a raw EXIF profile. */
+static int text_unreadable(png *g, int blk, const char *type, uint64_t pos, const char *kw, const char *what,
+                           size_t n)
+{
+    if (is_raw_exif(kw))
+        UM_TRY(raw_exif_lost(g, type, pos, "cannot be read (unknown compression or a malformed chunk)"));
+    return um_report_finding(g->job, blk, UNMETA_CAT_OTHER, kw, "%s, %zu bytes", what, n);
+}
+
 /* tEXt, zTXt, iTXt (11.3.3): reports the keyword and its value. */
 static int handle_text(png *g, const char *type, uint64_t pos, const uint8_t *d, size_t n)
 {
@@ -406,14 +468,14 @@ static int handle_text(png *g, const char *type, uint64_t pos, const uint8_t *d,
     if (is_type(type, "zTXt")) {
         /* Compression method (0), then the zlib stream. */
         if (tn < 1 || t[0] != 0)
-            return um_report_finding(job, blk, UNMETA_CAT_OTHER, kw, "unknown compression, %zu bytes", n);
+            return text_unreadable(g, blk, type, pos, kw, "unknown compression", n);
         t++;
         tn--;
         compressed = 1;
     } else if (is_type(type, "iTXt")) {
         /* Compression flag and method, language tag, translated keyword. */
         if (tn < 2)
-            return um_report_finding(job, blk, UNMETA_CAT_OTHER, kw, "malformed text chunk, %zu bytes", n);
+            return text_unreadable(g, blk, type, pos, kw, "malformed text chunk", n);
         compressed = t[0];
         int method = t[1];
         t += 2;
@@ -421,22 +483,25 @@ static int handle_text(png *g, const char *type, uint64_t pos, const uint8_t *d,
         for (int i = 0; i < 2; i++) {
             const uint8_t *z = memchr(t, 0, tn);
             if (!z)
-                return um_report_finding(job, blk, UNMETA_CAT_OTHER, kw, "malformed text chunk, %zu bytes", n);
+                return text_unreadable(g, blk, type, pos, kw, "malformed text chunk", n);
             tn -= (size_t)(z + 1 - t);
             t = z + 1;
         }
         if (compressed > 1 || (compressed && method != 0))
-            return um_report_finding(job, blk, UNMETA_CAT_OTHER, kw, "unknown compression, %zu bytes", n);
+            return text_unreadable(g, blk, type, pos, kw, "unknown compression", n);
     }
     if (!compressed)
-        return report_text(g, blk, kw, t, tn);
+        return report_text(g, blk, type, pos, kw, t, tn);
     uint8_t *text = NULL;
     size_t text_len = 0;
     int rc = inflate_bounded(g, t, tn, type, pos, &text, &text_len);
     UM_TRY(rc);
-    if (rc == 1)
+    if (rc == 1) {
+        if (is_raw_exif(kw))
+            UM_TRY(raw_exif_lost(g, type, pos, "does not inflate"));
         return um_report_finding(job, blk, text_category(kw), kw, "compressed text that does not inflate, %zu bytes", tn);
-    rc = report_text(g, blk, kw, text, text_len);
+    }
+    rc = report_text(g, blk, type, pos, kw, text, text_len);
     free(text);
     return rc;
 }
@@ -879,17 +944,38 @@ static int walk(png *g)
     return 0;
 }
 
-static int emit_exif(png *g)
+static int emit_exif(png *g, int orientation)
 {
     uint8_t *tiff = NULL, *c = NULL;
     size_t n = 0, cn = 0;
-    UM_TRY(um_exif_minimal(g->job, g->orientation, 0, &tiff, &n));
+    UM_TRY(um_exif_minimal(g->job, orientation, 0, &tiff, &n));
     int rc = build_chunk(g, "eXIf", tiff, n, NULL, 0, &c, &cn);
     if (rc >= 0)
         rc = um_plan_data(g->job, c, cn);
     free(c);
     free(tiff);
     return rc;
+}
+
+/* After pass 1: whether the raw EXIF profile's orientation is kept. An
+ * eXIf chunk is the standard place (PNG 3rd ed. 11.3.6.1) and wins when
+ * both exist, whatever their order; a different orientation in the raw
+ * profile is then named in a note. */
+static int settle_raw_exif(png *g)
+{
+    if (g->raw_orientation < 2)
+        return 0;
+    if (g->exif_seen) {
+        if (g->orientation != g->raw_orientation)
+            return um_report_note(g->job,
+                                  "the raw EXIF profile at byte %llu gives orientation %d, the eXIf chunk %d: "
+                                  "the eXIf chunk's is the one kept",
+                                  (unsigned long long)g->raw_pos, g->raw_orientation,
+                                  g->orientation > 0 ? g->orientation : 1);
+        return 0;
+    }
+    um_report_block_action(g->job, g->raw_blk, UNMETA_ACTION_REWRITE);
+    return 0;
 }
 
 /* Pass 2: the keep-list, in input order. */
@@ -901,7 +987,9 @@ static int emit(png *g)
         switch (e->cls) {
         case ENT_IDAT:
             if (g->orientation > 1 && g->exif_after_idat)
-                UM_TRY(emit_exif(g));
+                UM_TRY(emit_exif(g, g->orientation));
+            else if (!g->exif_seen && g->raw_orientation > 1 && g->raw_after_idat)
+                UM_TRY(emit_exif(g, g->raw_orientation));
             UM_TRY(um_plan_copy(job, e->start, e->end - e->start));
             break;
         case ENT_COPY:
@@ -914,7 +1002,11 @@ static int emit(png *g)
                 UM_TRY(um_plan_copy(job, e->start, e->end - e->start));
             break;
         case ENT_EXIF:
-            UM_TRY(emit_exif(g));
+            UM_TRY(emit_exif(g, g->orientation));
+            break;
+        case ENT_RAWEXIF:
+            if (!g->exif_seen)
+                UM_TRY(emit_exif(g, g->raw_orientation));
             break;
         default:
             break;
@@ -930,6 +1022,7 @@ static int run(um_job *job)
     memset(&g, 0, sizeof(g));
     g.job = job;
     UM_TRY_GOTO(rc, walk(&g), done);
+    UM_TRY_GOTO(rc, settle_raw_exif(&g), done);
     rc = emit(&g);
 done:
     free(g.ents);

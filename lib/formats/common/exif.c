@@ -199,11 +199,15 @@ static int walk_entries(walker *w, uint32_t off, int ifd, int depth, uint32_t *n
     um_job *job = w->job;
     int others = 0;
     *next = 0;
-    if (off < 8 || off > w->n || w->n - off < 2)
+    if (off < 8 || off > w->n || w->n - off < 2) {
+        w->info->damaged = 1;
         return um_report_finding(job, w->block, UNMETA_CAT_OTHER, "EXIF", "damaged structure (IFD outside the block)");
+    }
     uint16_t count = rd16(w, off);
-    if (count > MAX_ENTRIES || (size_t)count * 12 + 2 > w->n - off)
+    if (count > MAX_ENTRIES || (size_t)count * 12 + 2 > w->n - off) {
+        w->info->damaged = 1;
         return um_report_finding(job, w->block, UNMETA_CAT_OTHER, "EXIF", "damaged structure (IFD of %u entries)", count);
+    }
     for (uint16_t i = 0; i < count; i++) {
         size_t e = off + 2 + 12 * (size_t)i;
         uint16_t tag = rd16(w, e), type = rd16(w, e + 2);
@@ -270,11 +274,15 @@ static int walk_entries(walker *w, uint32_t off, int ifd, int depth, uint32_t *n
 static int walk_ifd(walker *w, uint32_t off, int ifd, int depth)
 {
     uint32_t next = 0;
-    if (depth > 4 || w->nseen >= MAX_IFDS)
+    if (depth > 4 || w->nseen >= MAX_IFDS) {
+        w->info->damaged = 1;
         return um_report_finding(w->job, w->block, UNMETA_CAT_OTHER, "EXIF", "damaged structure (too many IFDs)");
+    }
     for (int i = 0; i < w->nseen; i++)
-        if (w->seen[i] == off)
+        if (w->seen[i] == off) {
+            w->info->damaged = 1;
             return um_report_finding(w->job, w->block, UNMETA_CAT_OTHER, "EXIF", "damaged structure (IFD loop)");
+        }
     w->seen[w->nseen++] = off;
     UM_TRY(walk_entries(w, off, ifd, depth, &next));
     if (ifd == IFD0 && next) {
@@ -297,11 +305,13 @@ int um_exif_scan(um_job *job, int block, const uint8_t *tiff, size_t n, um_exif_
     w.info = info;
     if (n < 8 || !((tiff[0] == 'I' && tiff[1] == 'I') || (tiff[0] == 'M' && tiff[1] == 'M'))) {
         info->private_tags = 1;
+        info->damaged = 1;
         return um_report_finding(job, block, UNMETA_CAT_OTHER, "EXIF", "damaged structure (%zu bytes)", n);
     }
     w.le = tiff[0] == 'I';
     if (rd16(&w, 2) != 42) {
         info->private_tags = 1;
+        info->damaged = 1;
         return um_report_finding(job, block, UNMETA_CAT_OTHER, "EXIF", "damaged structure (bad TIFF magic)");
     }
     UM_TRY(walk_ifd(&w, rd32(&w, 4), IFD0, 0));

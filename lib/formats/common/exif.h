@@ -21,6 +21,7 @@
 typedef struct um_exif_info {
     int orientation;   /* 1..8, 0 when absent or invalid */
     int private_tags;  /* tags beyond those that only describe rendering */
+    int damaged;       /* a part could not be walked (reported as a finding) */
 } um_exif_info;
 
 /* Reports findings of the TIFF structure tiff[0..n) on block. A structure
