@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -42,11 +43,39 @@ def need(*tools):
             raise Skip(f"{tool} is not installed")
 
 
+def need_file(path, package):
+    """Skips the current test unless path (installed by the Debian package
+    named) exists; returns path."""
+    if not os.path.exists(path):
+        raise Skip(f"{path} is not installed (Debian package {package})")
+    return path
+
+
 def shared_dir(*parts):
     """A path under ../shared, or Skip when ../shared is absent."""
     if not SHARED or not os.path.exists(os.path.join(SHARED, *parts)):
         raise Skip("../shared is not beside the project")
     return os.path.join(SHARED, *parts)
+
+
+# ICC tags unmeta blanks: profile description, copyright, device
+# manufacturer and model descriptions (ICC.1:2010 9.2.41, 9.2.21, 9.2.18-19).
+ICC_TEXT_TAGS = (b"desc", b"cprt", b"dmnd", b"dmdd")
+
+
+def icc_blanked(profile):
+    """The profile with its ICC_TEXT_TAGS blanked in place as a stripped
+    file must hold them: every byte after the type signature zero, type and
+    size kept; an 'mluc' keeps its record size (12) and has no record."""
+    p = bytearray(profile)
+    (count,) = struct.unpack(">I", p[128:132])
+    for i in range(count):
+        sig, off, size = struct.unpack(">4sII", p[132 + 12 * i:144 + 12 * i])
+        if sig in ICC_TEXT_TAGS and size >= 8:
+            p[off + 8:off + size] = bytes(size - 8)
+            if p[off:off + 4] == b"mluc" and size >= 16:
+                p[off + 12:off + 16] = struct.pack(">I", 12)
+    return bytes(p)
 
 
 def run(args, check=False, stdin=None, **kw):

@@ -35,8 +35,61 @@ static const icc_field fields[] = {
     { 84, 16, UNMETA_CAT_DEVICE, "ICC ProfileID", 0 },
 };
 
-/* Blanks the text of a description tag, keeping its type and size so the
- * tag table stays valid: 'desc' (textDescriptionType) and 'mluc'. */
+/* The tags blanked in place: words about the profile and the device, read
+ * by no colour engine. ICC.1:2010 9.2.41 profileDescriptionTag, 9.2.21
+ * copyrightTag (often a vendor's: "Copyright (c) 2023 Google Inc."),
+ * 9.2.18 deviceMfgDescTag, 9.2.19 deviceModelDescTag. */
+static const struct {
+    char sig[5];
+    const char *name;
+} blanked[] = {
+    { "desc", "ICC ProfileDescription" },
+    { "cprt", "ICC ProfileCopyright" },
+    { "dmnd", "ICC DeviceMfgDesc" },
+    { "dmdd", "ICC DeviceModelDesc" },
+};
+#define NBLANKED (sizeof(blanked) / sizeof(blanked[0]))
+
+/* Which of blanked[] a tag signature is, or -1. */
+static int blanked_index(const uint8_t *sig)
+{
+    for (size_t i = 0; i < NBLANKED; i++)
+        if (memcmp(sig, blanked[i].sig, 4) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The text of a tag t[0..len) for the report, as printable ASCII: the
+ * ASCII part of 'desc' (textDescriptionType, ICC.1:2001 6.5.17), 'text'
+ * (textType, 10.24), the first record of 'mluc' (10.15, UTF-16BE, non-ASCII
+ * shown as '?'). Empty when there is none or it lies outside the tag. */
+static void tag_text(const uint8_t *t, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    if (len >= 12 && memcmp(t, "desc", 4) == 0) {
+        uint32_t n = um_be32(t + 8);
+        for (size_t i = 0; i < n && 12 + i < len && t[12 + i] && o + 1 < outlen; i++)
+            out[o++] = (t[12 + i] >= 0x20 && t[12 + i] < 0x7f) ? (char)t[12 + i] : '?';
+    } else if (len >= 8 && memcmp(t, "text", 4) == 0) {
+        for (size_t i = 8; i < len && t[i] && o + 1 < outlen; i++)
+            out[o++] = (t[i] >= 0x20 && t[i] < 0x7f) ? (char)t[i] : '?';
+    } else if (len >= 28 && memcmp(t, "mluc", 4) == 0 && um_be32(t + 8) > 0 && um_be32(t + 12) >= 12) {
+        uint32_t n = um_be32(t + 20), at = um_be32(t + 24);
+        if (at <= len && n <= len - at)
+            for (size_t i = 0; i + 1 < n && o + 1 < outlen; i += 2) {
+                uint16_t c = um_be16(t + at + i);
+                if (!c)
+                    break;
+                out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+            }
+    }
+    out[o] = '\0';
+}
+
+/* Blanks the text of a tag, keeping its type and size so the tag table
+ * stays valid: 'desc' (textDescriptionType), 'mluc', 'text' and any other
+ * type zeroed after its signature. */
 static int blank_text_tag(uint8_t *t, size_t len)
 {
     if (len < 8)
@@ -93,16 +146,16 @@ int um_icc_neutralise(um_job *job, int block, uint8_t *p, size_t n, int *changed
     uint32_t count = um_be32(p + ICC_HEADER);
     if (count > (n - ICC_HEADER - 4) / 12)
         return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag count %u does not fit", count);
-    int seen_mnd = 0, seen_mdd = 0;
+    int seen[NBLANKED] = { 0 };
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *e = p + ICC_HEADER + 4 + 12 * i;
-        int is_mnd = memcmp(e, "dmnd", 4) == 0, is_mdd = memcmp(e, "dmdd", 4) == 0;
-        if (!is_mnd && !is_mdd)
+        int which = blanked_index(e);
+        if (which < 0)
             continue;
         /* Tag signatures are unique (7.3.1); once each also keeps the
          * overlap scan below linear in the tag count. */
-        if (is_mnd ? seen_mnd++ : seen_mdd++)
-            return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag '%s' appears twice", is_mnd ? "dmnd" : "dmdd");
+        if (seen[which]++)
+            return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag '%s' appears twice", blanked[which].sig);
         uint32_t off = um_be32(e + 4), len = um_be32(e + 8);
         if (off > n || len > n - off)
             return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag outside the profile");
@@ -116,16 +169,18 @@ int um_icc_neutralise(um_job *job, int block, uint8_t *p, size_t n, int *changed
         for (uint32_t j = 0; j < count; j++) {
             const uint8_t *o = p + ICC_HEADER + 4 + 12 * j;
             uint32_t ooff = um_be32(o + 4), olen = um_be32(o + 8);
-            if (memcmp(o, "dmnd", 4) != 0 && memcmp(o, "dmdd", 4) != 0 && olen && len &&
+            if (blanked_index(o) < 0 && olen && len &&
                 (uint64_t)ooff < (uint64_t)off + len && (uint64_t)off < (uint64_t)ooff + olen) {
                 sig_text(other, o);
                 return um_fail(job, UNMETA_E_MALFORMED, "ICC profile: tag '%s' shares its data with '%s'", sig,
                                other);
             }
         }
+        char text[128];
+        tag_text(p + off, len, text, sizeof(text));
         if (blank_text_tag(p + off, len)) {
-            UM_TRY(um_report_finding(job, block, UNMETA_CAT_DEVICE,
-                                     is_mnd ? "ICC DeviceMfgDesc" : "ICC DeviceModelDesc", "present"));
+            UM_TRY(um_report_finding(job, block, UNMETA_CAT_DEVICE, blanked[which].name, "%s",
+                                     text[0] ? text : "present"));
             *changed = 1;
         }
     }
