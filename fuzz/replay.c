@@ -7,7 +7,9 @@
  *
  * Usage: fuzz_replay [--skip-missing] PATH...
  * With --skip-missing, a PATH that does not exist makes the run exit 77
- * (meson's "skipped") instead of failing.
+ * (meson's "skipped") instead of failing, unless UNMETA_REQUIRE_TOOLS=1
+ * (CI, where ../shared is always beside the project: its absence is a
+ * failure there, tests/lib/harness.py).
  */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
@@ -160,6 +162,11 @@ int main(int argc, char **argv)
     for (int i = first; i < argc; i++) {
         struct stat sb;
         if (skip_missing && stat(argv[i], &sb) != 0) {
+            const char *require = getenv("UNMETA_REQUIRE_TOOLS");
+            if (require && strcmp(require, "1") == 0) {
+                printf("fuzz_replay: %s is absent (UNMETA_REQUIRE_TOOLS=1: a failure)\n", argv[i]);
+                return 1;
+            }
             printf("fuzz_replay: %s is absent: skipped\n", argv[i]);
             return EXIT_SKIP;
         }

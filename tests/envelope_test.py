@@ -21,7 +21,7 @@ import zlib
 import base64
 
 import harness
-from harness import read, write, unmeta, need, Skip
+from harness import read, write, unmeta, need
 
 MAGIC = b"\x89unmeta\n"
 CHUNK = 65536
@@ -525,7 +525,7 @@ def test_share_layout_by_hand(t):
         from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
         from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
     except ImportError:
-        raise Skip("python3 cryptography is not installed")
+        harness.missing("python3 cryptography is not installed (Debian python3-cryptography)")
     import hmac
     key, rcp = keypair(t)
     store = t.path("store")
@@ -659,12 +659,12 @@ def cctv_vectors():
     index = os.path.join(folder, "package", "index.js")
     if not os.path.exists(index):
         if not shutil.which("npm"):
-            raise Skip("npm is not installed: cannot fetch the CCTV age vectors")
+            harness.missing("npm is not installed: cannot fetch the CCTV age vectors")
         os.makedirs(folder, exist_ok=True)
         r = harness.run(["npm", "pack", "--silent", "cctv-age@0.2.0"], cwd=folder, timeout=120)
         tgz = [n for n in os.listdir(folder) if n.endswith(".tgz")]
         if r.returncode != 0 or not tgz:
-            raise Skip("npm pack cctv-age failed (offline?): " + r.stderr.decode(errors="replace")[-200:])
+            harness.missing("npm pack cctv-age failed (offline?): " + r.stderr.decode(errors="replace")[-200:])
         with tarfile.open(os.path.join(folder, tgz[0])) as tf:
             tf.extract("package/index.js", folder)
     text = read(index).decode()

@@ -42,7 +42,7 @@ except ImportError:
 def need_redis():
     harness.need("redis-server")
     if redis is None:
-        raise harness.Skip("redis-py is not installed (Debian python3-redis)")
+        harness.missing("redis-py is not installed (Debian python3-redis)")
     if not os.environ.get("UNMETA_LIBRARY"):
         raise harness.Skip("UNMETA_LIBRARY is not set (meson test sets it)")
     # The workers load libunmeta into python: a sanitizer build cannot be

@@ -4,11 +4,12 @@
 # included: a new function is a decision, recorded by regenerating the
 # baseline with scripts/abi-update (docs/abi.md). Symbols of the
 # UNMETA_EXPERIMENTAL node are left out (abi/suppressions.ini).
-# Exits 77 (skip) when libabigail's abidiff is absent.
+# Exits 77 (skip) when libabigail's abidiff is absent; 1 under
+# UNMETA_REQUIRE_TOOLS=1 (CI: a missing install step is a failure).
 set -u
 root=$1
 lib=$2
-command -v abidiff >/dev/null 2>&1 || { echo "abidiff: not installed (abigail-tools); skipped"; exit 77; }
+command -v abidiff >/dev/null 2>&1 || { echo "abidiff: not installed (abigail-tools)"; [ "${UNMETA_REQUIRE_TOOLS:-}" = 1 ] && exit 1; exit 77; }
 base="$root/abi/libunmeta.abi"
 [ -f "$base" ] || { echo "abidiff: no baseline $base; run scripts/abi-update"; exit 1; }
 abidiff --no-show-locs --exported-interfaces-only --suppressions "$root/abi/suppressions.ini" \

@@ -5,11 +5,12 @@
 #  - the SONAME is libunmeta.so.1;
 #  - no writable data of our own (.data/.bss objects): no global mutable
 #    state, so contexts on different threads share nothing.
-# Exits 77 (skip) when binutils are absent.
+# Exits 77 (skip) when binutils are absent; 1 under UNMETA_REQUIRE_TOOLS=1
+# (CI: a missing install step is a failure, tests/lib/harness.py).
 set -eu
 lib=$1
 for t in nm readelf objdump; do
-  command -v "$t" >/dev/null 2>&1 || { echo "symbols: $t not found"; exit 77; }
+  command -v "$t" >/dev/null 2>&1 || { echo "symbols: $t not found (binutils)"; [ "${UNMETA_REQUIRE_TOOLS:-}" = 1 ] && exit 1; exit 77; }
 done
 fail=0
 

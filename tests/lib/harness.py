@@ -8,6 +8,11 @@ harness.main(globals()) runs them all and prints one line a test, then
 "skipped") when everything was skipped, else 1.
 
 Environment: UNMETA (the built CLI), UNMETA_SHARED (../shared, optional).
+UNMETA_REQUIRE_TOOLS=1 (what .ci/run sets) turns every skip for something
+missing from the machine -- a tool, a package's file or module, ../shared --
+into a failure, so that a missing install step cannot hide behind a skip.
+Those skips all go through missing() (need(), need_file(), shared_dir() call
+it); plain Skip is left for what a build or a kernel legitimately lacks.
 """
 import hashlib
 import json
@@ -32,29 +37,44 @@ EXIF_OK = {"Orientation", "XResolution", "YResolution", "ResolutionUnit", "YCbCr
            "ExifImageHeight", "InteropIndex", "InteropVersion"}
 
 
+REQUIRE_TOOLS = os.environ.get("UNMETA_REQUIRE_TOOLS", "") == "1"
+
+
 class Skip(Exception):
-    pass
+    """A test that cannot run here for a reason that is not a missing
+    install step (a build option, a kernel feature): skipped everywhere."""
+
+
+class Missing(Skip):
+    """A test that cannot run because the machine lacks something the
+    bootstrap installs: skipped, or a failure under UNMETA_REQUIRE_TOOLS=1."""
+
+
+def missing(what):
+    """Skips the current test because what (a tool, a file, a module) is
+    missing from the machine; the one path for such skips."""
+    raise Missing(what)
 
 
 def need(*tools):
     """Skips the current test unless every tool is on PATH."""
     for tool in tools:
         if not shutil.which(tool):
-            raise Skip(f"{tool} is not installed")
+            missing(f"{tool} is not installed")
 
 
 def need_file(path, package):
     """Skips the current test unless path (installed by the Debian package
     named) exists; returns path."""
     if not os.path.exists(path):
-        raise Skip(f"{path} is not installed (Debian package {package})")
+        missing(f"{path} is not installed (Debian package {package})")
     return path
 
 
 def shared_dir(*parts):
     """A path under ../shared, or Skip when ../shared is absent."""
     if not SHARED or not os.path.exists(os.path.join(SHARED, *parts)):
-        raise Skip("../shared is not beside the project")
+        missing(f"../shared{'/' + '/'.join(parts) if parts else ''} is not beside the project")
     return os.path.join(SHARED, *parts)
 
 
@@ -215,6 +235,13 @@ def main(tests):
             tests[name](Case(tmp))
             print(f"ok {name}")
             passed += 1
+        except Missing as e:
+            if REQUIRE_TOOLS:
+                print(f"FAIL {name}: {e} (UNMETA_REQUIRE_TOOLS=1: a missing tool is a failure)")
+                failed += 1
+            else:
+                print(f"skip {name}: {e}")
+                skipped += 1
         except Skip as e:
             print(f"skip {name}: {e}")
             skipped += 1

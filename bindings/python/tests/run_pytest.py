@@ -1,5 +1,6 @@
 """Runs this directory's pytest suite for meson test: exit 77 (skipped)
-when pytest is not installed, and "no tests collected" (pytest's 5) is a
+when pytest is not installed (1 under UNMETA_REQUIRE_TOOLS=1, as CI sets:
+see tests/lib/harness.py), and "no tests collected" (pytest's 5) is a
 failure, not a pass."""
 import os
 import sys
@@ -7,6 +8,9 @@ import sys
 try:
     import pytest
 except ImportError:
+    if os.environ.get("UNMETA_REQUIRE_TOOLS", "") == "1":
+        print("pytest is not installed (Debian: python3-pytest); UNMETA_REQUIRE_TOOLS=1: a failure")
+        sys.exit(1)
     print("pytest is not installed (Debian: python3-pytest); skipped")
     sys.exit(77)
 
