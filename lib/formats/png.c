@@ -364,7 +364,7 @@ static int raw_exif_lost(png *g, const char *type, uint64_t pos, const char *why
 /* The EXIF of a raw profile (TIFF, "Exif\0\0" in front or not, as exiv2
  * and exiftool read it): reported like an eXIf's, and the first one whose
  * orientation can be read decides the orientation kept when the file has
- * no eXIf (the eXIf chunk wins when both exist, see emit()). */
+ * no eXIf (the eXIf chunk wins when both exist, see settle_raw_exif()). */
 static int raw_exif(png *g, int blk, const char *type, uint64_t pos, const uint8_t *raw, size_t rn)
 {
     um_exif_info info;
