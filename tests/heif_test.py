@@ -662,6 +662,22 @@ def test_aux_needed_by_kept_image_refused(t):
     harness.write(built, h.write())
     msg = t.refuse(built)
     assert "PortraitEffectsMatte" in msg and "'dimg'" in msg, msg
+    # An auxiliary image of unknown type that a kept image is derived from
+    # (the gain-map input of a 'tmap', as Samsung writes) renders: kept.
+    h = Heif(harness.read(src))
+    h.add_item(2, b"hvc1", h.items[tile]["data"], hidden=1)
+    h.shared[2] = tile
+    h.assoc[2] = list(h.assoc[tile])
+    h.add_prop(auxc("urn:com:example:photo:2026:aux:gainmap"), [2])
+    h.refs.append((b"auxl", 2, [tile]))
+    h.add_item(3, b"tmap", b"\0" * 8, where="idat", hidden=1)
+    h.add_prop(full(b"ispe", 0, 0, struct.pack(">II", 64, 64)), [3])
+    h.refs.append((b"dimg", 3, [tile, 2]))
+    built = t.path("tmap.heic")
+    harness.write(built, h.write())
+    out = t.strip(built)
+    assert {2, 3} <= item_ids(out), item_ids(out)
+    assert aux_types(out) == ["urn:com:example:photo:2026:aux:gainmap"], aux_types(out)
     # An auxiliary image as the primary image is refused too.
     h = Heif(harness.read(src))
     h.add_prop(auxc(SKIN), [h.primary])

@@ -991,7 +991,8 @@ static int report_item(heif *h, const item *it)
  * what renders is kept: alpha planes and HDR gain maps. Depth maps stay on
  * request (UNMETA_OPT_KEEP_DEPTH); segmentation mattes and every type not
  * listed here are removed, since no renderer needs an auxiliary image it
- * does not know. */
+ * does not know, unless a kept image is derived from it (the gain-map input
+ * of a 'tmap', the one way an unknown auxiliary image is drawn). */
 enum { AUX_RENDER, AUX_DEPTH, AUX_MATTE };
 
 static const struct {
@@ -1002,6 +1003,7 @@ static const struct {
     { "urn:mpeg:mpegB:cicp:systems:auxiliary:alpha", "Alpha", AUX_RENDER },
     { "urn:mpeg:hevc:2015:auxid:1", "Alpha", AUX_RENDER },
     { "urn:com:apple:photo:2020:aux:hdrgainmap", "HDRGainMap", AUX_RENDER },
+    { "urn:com:samsung:photo:2024:aux:hdrgainmap", "HDRGainMap", AUX_RENDER },
     { "urn:mpeg:mpegB:cicp:systems:auxiliary:depth", "DepthMap", AUX_DEPTH },
     { "urn:mpeg:hevc:2015:auxid:2", "DepthMap", AUX_DEPTH },
     { "urn:com:apple:photo:2018:aux:portraiteffectsmatte", "PortraitEffectsMatte", AUX_MATTE },
@@ -1023,6 +1025,22 @@ static int aux_urn(heif *h, uint32_t idx, char *urn, size_t cap)
     if (c.bad)
         return um_fail(h->job, UNMETA_E_MALFORMED, FMT ": auxiliary type property ('auxC') at byte %llu is cut short",
                        (unsigned long long)(h->mbase + pr->off));
+    return 0;
+}
+
+/* True when an image that is neither metadata nor an auxiliary image is
+ * derived from item i ('dimg' and the other references in which the
+ * from-item needs its to-items). */
+static int drawn(const heif *h, size_t i)
+{
+    for (size_t r = 0; r < h->nrefs; r++) {
+        const ref *f = &h->refs[r];
+        if (f->to != i || f->from == SIZE_MAX || is_subordinate_ref(f->type))
+            continue;
+        const item *by = &h->items[f->from];
+        if (!by->remove && !by->aux && !by->auxc)
+            return 1;
+    }
     return 0;
 }
 
@@ -1049,6 +1067,8 @@ static int classify_aux(heif *h)
                 use = aux_types[k].use;
                 it->kind = aux_types[k].kind;
             }
+        if (use == AUX_MATTE && !strcmp(it->kind, "AuxiliaryImage") && drawn(h, i))
+            use = AUX_RENDER;
         if (use == AUX_RENDER || (use == AUX_DEPTH && job->ctx->keep_depth)) {
             if (use == AUX_DEPTH) {
                 /* Kept on request, still a second picture of the scene. */
