@@ -1028,22 +1028,6 @@ static int aux_urn(heif *h, uint32_t idx, char *urn, size_t cap)
     return 0;
 }
 
-/* True when an image that is neither metadata nor an auxiliary image is
- * derived from item i ('dimg' and the other references in which the
- * from-item needs its to-items). */
-static int drawn(const heif *h, size_t i)
-{
-    for (size_t r = 0; r < h->nrefs; r++) {
-        const ref *f = &h->refs[r];
-        if (f->to != i || f->from == SIZE_MAX || is_subordinate_ref(f->type))
-            continue;
-        const item *by = &h->items[f->from];
-        if (!by->remove && !by->aux && !by->auxc)
-            return 1;
-    }
-    return 0;
-}
-
 /* Decides which auxiliary images go (it->kind names them), then what goes
  * with them: the thumbnails, auxiliary images and metadata of a removed
  * image, and the inputs (grid tiles...) of a removed derived image that
@@ -1053,13 +1037,29 @@ static int classify_aux(heif *h)
 {
     um_job *job = h->job;
     char urn[128], t[5];
+    uint8_t *kept_to = NULL, *needed = NULL;
+    int rc = 0;
+    /* drawn[i]: an image that is neither metadata nor an auxiliary image is
+     * derived from item i ('dimg' and the other references in which the
+     * from-item needs its to-items). */
+    uint8_t *drawn = um_calloc(job, h->nitems ? h->nitems : 1, 1);
+    if (!drawn)
+        return job->err;
+    for (size_t r = 0; r < h->nrefs; r++) {
+        const ref *f = &h->refs[r];
+        if (f->from == SIZE_MAX || f->to == SIZE_MAX || is_subordinate_ref(f->type))
+            continue;
+        const item *by = &h->items[f->from];
+        if (!by->remove && !by->aux && !by->auxc)
+            drawn[f->to] = 1;
+    }
     for (size_t i = 0; i < h->nitems; i++) {
         item *it = &h->items[i];
         if (it->remove || (!it->aux && !it->auxc))
             continue;
         urn[0] = '\0';
         if (it->auxc)
-            UM_TRY(aux_urn(h, it->auxc, urn, sizeof(urn)));
+            UM_TRY_GOTO(rc, aux_urn(h, it->auxc, urn, sizeof(urn)), done);
         int use = AUX_MATTE;
         it->kind = "AuxiliaryImage";
         for (size_t k = 0; k < sizeof(aux_types) / sizeof(aux_types[0]); k++)
@@ -1067,30 +1067,33 @@ static int classify_aux(heif *h)
                 use = aux_types[k].use;
                 it->kind = aux_types[k].kind;
             }
-        if (use == AUX_MATTE && !strcmp(it->kind, "AuxiliaryImage") && drawn(h, i))
+        if (use == AUX_MATTE && !strcmp(it->kind, "AuxiliaryImage") && drawn[i])
             use = AUX_RENDER;
         if (use == AUX_RENDER || (use == AUX_DEPTH && job->ctx->keep_depth)) {
             if (use == AUX_DEPTH) {
                 /* Kept on request, still a second picture of the scene. */
                 int blk = um_report_block(job, "auxiliary image", item_off(h, it), it->total, UNMETA_ACTION_KEEP);
-                UM_TRY(blk);
-                UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, it->kind, "item %u, %s, %llu bytes (kept)",
-                                         it->id, urn, (unsigned long long)it->total));
+                UM_TRY_GOTO(rc, blk, done);
+                UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, it->kind,
+                                                  "item %u, %s, %llu bytes (kept)", it->id, urn,
+                                                  (unsigned long long)it->total),
+                            done);
             }
             it->kind = NULL;
             continue;
         }
-        if (it->id == h->primary)
-            return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": the primary item %u is an auxiliary image (%s)", it->id,
-                           urn[0] ? urn : "no type");
+        if (it->id == h->primary) {
+            rc = um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": the primary item %u is an auxiliary image (%s)", it->id,
+                         urn[0] ? urn : "no type");
+            goto done;
+        }
         it->remove = 1;
         int blk = um_report_block(job, "auxiliary image", item_off(h, it), it->total, UNMETA_ACTION_REMOVE);
-        UM_TRY(blk);
-        UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, it->kind, "item %u, %s, %llu bytes", it->id,
-                                 urn[0] ? urn : "no type ('auxC')", (unsigned long long)it->total));
+        UM_TRY_GOTO(rc, blk, done);
+        UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, it->kind, "item %u, %s, %llu bytes", it->id,
+                                          urn[0] ? urn : "no type ('auxC')", (unsigned long long)it->total),
+                    done);
     }
-    uint8_t *kept_to = NULL, *needed = NULL;
-    int rc = 0;
     for (uint32_t round = 0;; round++) {
         size_t removed = 0;
         free(kept_to);
@@ -1166,6 +1169,7 @@ static int classify_aux(heif *h)
         }
     }
 done:
+    free(drawn);
     free(kept_to);
     free(needed);
     return rc;
