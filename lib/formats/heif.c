@@ -23,9 +23,10 @@
  *             entries go, and their bytes are not copied;
  *   kept:     every other image item (coded, 'grid', 'iovl', 'iden', 'tmap'
  *             gain maps, thumbnails, alpha and HDR gain-map auxiliary
- *             images) and every property that renders them; ICC profiles in 'colr' are
- *             neutralised in place (icc.h) or, with UNMETA_ICC_STRIP, dropped
- *             with the ipma property indices renumbered. User description,
+ *             images) and every property that renders them; ICC profiles
+ *             in 'colr' are neutralised in place (icc.h) or, with
+ *             UNMETA_ICC_STRIP, dropped with the ipma property indices
+ *             renumbered. User description,
  *             creation and modification time properties ('udes', 'crtt',
  *             'mdft'), padding and unknown properties no association marks
  *             essential are dropped the same way.
@@ -612,6 +613,8 @@ static int walk_iref(heif *h, child *k, buf *out)
                 item *ti = find_item(h, cur_id(&c, wide));
                 if (ti && b.type != FOURCC('c', 'd', 's', 'c'))
                     ti->linked = 1;
+                /* Each pair is kept (classify_aux), so each is counted. */
+                UM_TRY(um_job_count_item(job, "item reference"));
                 UM_TRY(um_grow(job, (void **)&h->refs, &h->caprefs, h->nrefs, sizeof(ref)));
                 h->refs[h->nrefs].type = b.type;
                 h->refs[h->nrefs].from = fi ? (size_t)(fi - h->items) : SIZE_MAX;
@@ -630,8 +633,8 @@ static int walk_iref(heif *h, child *k, buf *out)
                 item *ti = find_item(h, id);
                 if (ti && ti->remove) {
                     /* A thumbnail or auxiliary image of several images
-                     * loses the removed one; anything else was refused by
-                     * classify (check_needs). */
+                     * loses the removed one; an auxiliary image another
+                     * needs was refused by classify_aux. */
                     if (!is_subordinate_ref(b.type))
                         return um_fail(job, UNMETA_E_UNSUPPORTED,
                                        FMT ": item %u needs removed item %u through a '%s' reference", from, id,
