@@ -1015,6 +1015,10 @@ static const struct {
     { "urn:com:apple:photo:2019:aux:semanticteethmatte", "TeethMatte", AUX_MATTE },
     { "urn:com:apple:photo:2020:aux:semanticskymatte", "SkyMatte", AUX_MATTE },
     { "urn:com:apple:photo:2020:aux:semanticglassesmatte", "GlassesMatte", AUX_MATTE },
+    /* Named for the report; removed like any type not needed to render:
+     * an edit's undo data and a second thumbnail. */
+    { "tag:apple.com,2023:photo:aux:styledeltamap", "StyleDeltaMap", AUX_MATTE },
+    { "tag:apple.com,2023:photo:aux:linearthumbnail", "LinearThumbnail", AUX_MATTE },
 };
 
 /* The aux_type of property idx ('auxC': version, flags, a NUL-terminated
@@ -1070,7 +1074,7 @@ static int classify_aux(heif *h)
                 use = aux_types[k].use;
                 it->kind = aux_types[k].kind;
             }
-        if (use == AUX_MATTE && !strcmp(it->kind, "AuxiliaryImage") && drawn[i])
+        if (use == AUX_MATTE && drawn[i] && !strcmp(it->kind, "AuxiliaryImage"))
             use = AUX_RENDER;
         if (use == AUX_RENDER || (use == AUX_DEPTH && job->ctx->keep_depth)) {
             if (use == AUX_DEPTH) {
