@@ -636,6 +636,14 @@ def test_keep_depth(t):
     report = harness.unmeta("inspect", "--keep-depth", out).stdout.decode(errors="replace")
     assert "DepthMap" in report and "kept" in report, report
     t.assert_idempotent(out, "--keep-depth")
+    # The batch path (-r) passes the option to its workers too.
+    tree, dest = t.path("tree"), t.path("dest")
+    os.mkdir(tree)
+    os.mkdir(dest)
+    harness.write(os.path.join(tree, "aux.heic"), harness.read(built))
+    r = harness.unmeta("strip", "-r", "--keep-depth", "-d", dest, tree)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert harness.read(os.path.join(dest, "tree", "aux.heic")) == harness.read(out)
     # Without the flag, a second strip removes it.
     again = t.strip(out, out=t.path("nodepth.heic"))
     assert aux_types(again) == [ALPHA], aux_types(again)
