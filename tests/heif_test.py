@@ -694,6 +694,30 @@ def test_aux_needed_by_kept_image_refused(t):
     assert "primary item" in t.refuse(built)
 
 
+def test_aux_chain_bounded(t):
+    """What goes with a removed matte is found level by level, at most
+    --max-depth levels: a chain of 40 thumbnails of thumbnails is refused
+    with the default 32 and stripped whole with 64."""
+    src = encode(t, "chain", size="64x64")
+    h = Heif(harness.read(src))
+    p = h.primary
+    # Not decoded: each item's bytes only need to be its own.
+    h.add_item(2, b"hvc1", b"matte-bytes", hidden=1)
+    h.assoc[2] = list(h.assoc[p])
+    h.add_prop(auxc(MATTE), [2])
+    h.refs.append((b"auxl", 2, [p]))
+    for i in range(40):
+        h.add_item(3 + i, b"hvc1", b"thumbnail-%d" % i, hidden=1)
+        h.assoc[3 + i] = list(h.assoc[p])
+        h.refs.append((b"thmb", 3 + i, [2 + i]))
+    built = t.path("chain.heic")
+    harness.write(built, h.write())
+    assert "UNMETA_OPT_MAX_DEPTH" in t.refuse(built)
+    out = t.strip(built, "--max-depth", "64")
+    assert item_ids(out) == {p}, item_ids(out)
+    t.assert_absent(out, "matte-bytes", "thumbnail-")
+
+
 def test_apple_gain_map_kept(t):
     """An iPhone 15 Pro HEIC: its HDR gain map (an auxiliary image) stays,
     with the primary image's pixels."""
