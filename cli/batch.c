@@ -788,6 +788,7 @@ static void *worker(void *arg)
     if (ok) {
         unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, b->o->icc);
         unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, b->o->apply_orientation);
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_DEPTH, b->o->keep_depth);
         if (b->o->limits)
             ok = cli_apply_limits(ctx, b->o->limits) < 0; /* main.c validated them */
         unmeta_ctx_set_cancel(ctx, cancel_requested, NULL);

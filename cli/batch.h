@@ -15,6 +15,7 @@ typedef struct batch_opts {
     int verbose;            /* -v */
     int icc;                /* UNMETA_ICC_* */
     int apply_orientation;
+    int keep_depth;         /* --keep-depth: UNMETA_OPT_KEEP_DEPTH */
     int recursive;          /* -r: walk folders */
     int follow_symlinks;    /* --follow-symlinks */
     int include_clean;      /* --include-clean: also offer *.clean.* files found by the walk */

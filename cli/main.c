@@ -178,6 +178,8 @@ static void usage(FILE *f)
         "                           process is confined\n"
         "Options for inspect, check and strip:\n"
         "      --json               one JSON object per file and line (docs/json.md)\n"
+        "      --keep-depth         HEIF: keep depth maps, which editing apps use\n"
+        "                           (mattes still go); check reports them either way\n"
         "  -q, --quiet              check: print nothing, only the exit code\n"
         "Limits (N may end in K, M or G; a file beyond one is refused):\n"
         "      --max-block-size N   largest metadata block read into memory (64M)\n"
@@ -768,7 +770,7 @@ int main(int argc, char **argv)
     o.b.icc = UNMETA_ICC_KEEP;
     o.b.progress = -1;
 
-    enum { OPT_ICC = 256, OPT_APPLY, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
+    enum { OPT_ICC = 256, OPT_APPLY, OPT_KEEP_DEPTH, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
            OPT_NO_SANDBOX, OPT_MAX_TIME, OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
@@ -777,6 +779,7 @@ int main(int argc, char **argv)
         { "force", no_argument, NULL, 'f' },
         { "icc", required_argument, NULL, OPT_ICC },
         { "apply-orientation", no_argument, NULL, OPT_APPLY },
+        { "keep-depth", no_argument, NULL, OPT_KEEP_DEPTH },
         { "json", no_argument, NULL, OPT_JSON },
         { "recursive", no_argument, NULL, 'r' },
         { "follow-symlinks", no_argument, NULL, OPT_FOLLOW },
@@ -842,6 +845,7 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_APPLY: o.b.apply_orientation = 1; break;
+        case OPT_KEEP_DEPTH: o.b.keep_depth = 1; break;
         case OPT_ICC:
             if (strcmp(optarg, "keep") == 0)
                 o.b.icc = UNMETA_ICC_KEEP;
@@ -945,6 +949,7 @@ int main(int argc, char **argv)
     }
     unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.b.icc);
     unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.b.apply_orientation);
+    unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_DEPTH, o.b.keep_depth);
     cli_target *targets = NULL;
     if (is_strip && (targets = plan_targets(&o, files, nfiles)) == NULL) {
         unmeta_ctx_free(ctx);

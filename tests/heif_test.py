@@ -271,6 +271,55 @@ def encode(t, name, avif=False, size="96x64", thumb=None):
     return out
 
 
+def encode_alpha(t, name):
+    """A 96x64 HEIC with an alpha plane (heif-enc writes it as an 'auxl'
+    auxiliary image of type urn:mpeg:hevc:2015:auxid:1)."""
+    harness.need("heif-enc", "convert")
+    png = t.path(name + ".png")
+    harness.run(["convert", "-size", "96x64", "gradient:red-blue", "-alpha", "set", "-channel", "A",
+                 "-fx", "i/w", "-depth", "8", "PNG32:" + png], check=True)
+    out = t.path(name + ".heic")
+    harness.run(["heif-enc", "-q", "50", png, "-o", out], check=True)
+    return out
+
+
+def coded(t, name, size, seed):
+    """The coded bytes and property boxes (hvcC, ispe...) of a noisy
+    heif-enc image, an auxiliary image's payload. Its size (at least 64x64,
+    below which heif-enc writes a grid) makes its hvcC and ispe its own;
+    the noise makes its bytes its own."""
+    harness.need("heif-enc", "convert")
+    png = t.path(name + ".png")
+    harness.run(["convert", "-seed", str(seed), "-size", size, "plasma:", "-colorspace", "gray", "-depth", "8",
+                 "-type", "TrueColor", "PNG24:" + png], check=True)
+    out = t.path(name + ".heic")
+    harness.run(["heif-enc", "-q", "50", png, "-o", out], check=True)
+    h = Heif(harness.read(out))
+    assert len(h.items) == 1, f"heif-enc wrote {len(h.items)} items for {size}"
+    it = h.items[h.primary]
+    return it["data"], [h.props[i - 1] for i, _ in h.assoc[h.primary]]
+
+
+def auxc(urn):
+    return full(b"auxC", 0, 0, urn.encode() + b"\0")
+
+
+def add_aux(h, iid, data, props, urn, master, typ=b"hvc1", where="mdat"):
+    """Item iid as an auxiliary image of master: its own properties, an
+    'auxC' naming urn, an 'auxl' reference."""
+    h.add_item(iid, typ, data, where=where, hidden=1)
+    for p in props:
+        h.add_prop(p, [iid])
+    h.add_prop(auxc(urn), [iid], essential=1)
+    h.refs.append((b"auxl", iid, [master]))
+
+
+def aux_types(path):
+    """exiftool's AuxiliaryImageType values (one per auxiliary image)."""
+    r = harness.run(["exiftool", "-a", "-s3", "-AuxiliaryImageType", path])
+    return sorted(r.stdout.decode(errors="replace").split())
+
+
 def add_exiftool_canaries(path):
     harness.need("exiftool")
     harness.run(["exiftool", "-q", "-overwrite_original", "-Make=CANARY-MAKE", "-Artist=CANARY-ARTIST",
@@ -480,6 +529,207 @@ def test_broken_refused(t):
     assert "pict" in t.refuse(p)
 
 
+DEPTH = "urn:mpeg:hevc:2015:auxid:2"
+ALPHA = "urn:mpeg:hevc:2015:auxid:1"
+MATTE = "urn:com:apple:photo:2018:aux:portraiteffectsmatte"
+SKIN = "urn:com:apple:photo:2019:aux:semanticskinmatte"
+UNKNOWN = "tag:example.com,2026:aux:CANARY-AUX"
+
+
+def aux_fixture(t):
+    """An alpha HEIC with, besides its alpha plane: a depth map (100), a
+    portrait matte (101) with a thumbnail of its own (110), a skin matte
+    (102) sharing a thumbnail with the primary image (111), and an
+    auxiliary image of unknown type that is a grid in 'idat' of two tiles
+    (120: tiles 121, 122). Every auxiliary image has its own size, so its
+    coded bytes and its hvcC and ispe properties are its own."""
+    src = encode_alpha(t, "alpha")
+    h = Heif(harness.read(src))
+    p = h.primary
+    parts = {}
+    for iid, urn, size in ((100, DEPTH, "64x64"), (101, MATTE, "72x64"), (102, SKIN, "80x64")):
+        data, props = coded(t, f"aux{iid}", size, iid)
+        add_aux(h, iid, data, props, urn, p)
+        parts[iid] = (data, props)
+    for iid, of, size in ((110, [101], "64x72"), (111, [p, 102], "64x80")):
+        data, props = coded(t, f"thumb{iid}", size, iid)
+        h.add_item(iid, b"hvc1", data, hidden=1)
+        for q in props:
+            h.add_prop(q, [iid])
+        h.refs.append((b"thmb", iid, of))
+        parts[iid] = (data, props)
+    tile, tprops = coded(t, "tile", "88x64", 121)
+    for iid in (121, 122):
+        h.add_item(iid, b"hvc1", tile, hidden=1)
+        h.assoc[iid] = []
+        for q in tprops:
+            h.add_prop(q, [iid])
+    h.shared[122] = 121
+    add_aux(h, 120, struct.pack(">BBBBHH", 0, 0, 0, 1, 176, 64), [full(b"ispe", 0, 0, struct.pack(">II", 176, 64))],
+            UNKNOWN, p, typ=b"grid", where="idat")
+    h.refs.append((b"dimg", 120, [121, 122]))
+    parts[121] = (tile, tprops)
+    built = t.path("aux.heic")
+    harness.write(built, h.write())
+    return src, built, parts
+
+
+def item_ids(path):
+    return set(Heif(harness.read(path)).items)
+
+
+def test_aux_mattes_and_depth_removed(t):
+    src, built, parts = aux_fixture(t)
+    # heif-info refuses the thumbnail of two images (libheif allows one);
+    # exiftool lists every auxiliary image.
+    assert aux_types(built) == sorted([ALPHA, DEPTH, MATTE, SKIN, UNKNOWN]), aux_types(built)
+    dirty(built)
+    report = inspect(built)
+    for needle in ("DepthMap", "PortraitEffectsMatte", "SkinMatte", "AuxiliaryImage", "CANARY-AUX"):
+        assert needle in report, f"{needle} not in {report}"
+    assert "Alpha" not in report, report
+    out = t.strip(built)
+    assert aux_types(out) == [ALPHA], aux_types(out)
+    kept = item_ids(out)
+    src_ids = item_ids(built)
+    assert kept == src_ids - {100, 101, 102, 110, 120, 121, 122}, kept
+    # The thumbnail shared with the primary image stays, for the primary only.
+    refs = Heif(harness.read(out)).refs
+    assert (b"thmb", 111, [Heif(harness.read(out)).primary]) in refs, refs
+    assert not [r for r in refs if {r[1], *r[2]} & {100, 101, 102, 110, 120, 121, 122}], refs
+    t.assert_absent(out, DEPTH, MATTE, SKIN, "CANARY-AUX")
+    for iid in (100, 101, 102, 110, 121):
+        data, props = parts[iid]
+        assert data not in harness.read(out), f"the bytes of item {iid} are still there"
+        for q in props:
+            if q[4:8] in (b"hvcC", b"ispe"):
+                assert q not in harness.read(out), f"item {iid}'s {q[4:8]!r} is still there"
+    info = heif_info(out)
+    assert "alpha channel: yes" in info and "depth channel: no" in info, info
+    assert "thumbnail: 64x80" in info, info
+    # libheif reads no file with a thumbnail of two images, so the pixels
+    # (alpha included) are compared with the heif-enc file the fixture grew
+    # from: the same primary and alpha bytes.
+    assert harness.pixels(src, frames=False) == harness.pixels(out, frames=False), "pixels changed"
+    t.assert_clean(out)
+    t.assert_idempotent(out)
+
+
+def test_keep_depth(t):
+    src, built, parts = aux_fixture(t)
+    out = t.strip(built, "--keep-depth")
+    assert aux_types(out) == sorted([ALPHA, DEPTH]), aux_types(out)
+    assert 100 in item_ids(out) and not item_ids(out) & {101, 102, 110, 120, 121, 122}, item_ids(out)
+    data = harness.read(out)
+    assert parts[100][0] in data, "the depth map's bytes are gone"
+    for iid in (101, 102, 110, 121):
+        assert parts[iid][0] not in data, f"the bytes of item {iid} are still there"
+    t.assert_absent(out, MATTE, SKIN, "CANARY-AUX")
+    info = heif_info(out)
+    assert "alpha channel: yes" in info and "depth channel: yes" in info, info
+    assert harness.pixels(src, frames=False) == harness.pixels(out, frames=False), "pixels changed"
+    # A depth map kept on request is still a second picture of the scene:
+    # check reports it, with or without the flag, and inspect says kept.
+    dirty(out)
+    r = harness.unmeta("check", "-q", "--keep-depth", out)
+    assert r.returncode == 1, r.returncode
+    report = harness.unmeta("inspect", "--keep-depth", out).stdout.decode(errors="replace")
+    assert "DepthMap" in report and "kept" in report, report
+    t.assert_idempotent(out, "--keep-depth")
+    # The batch path (-r) passes the option to its workers too.
+    tree, dest = t.path("tree"), t.path("dest")
+    os.mkdir(tree)
+    os.mkdir(dest)
+    harness.write(os.path.join(tree, "aux.heic"), harness.read(built))
+    r = harness.unmeta("strip", "-r", "--keep-depth", "-d", dest, tree)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert harness.read(os.path.join(dest, "tree", "aux.heic")) == harness.read(out)
+    # Without the flag, a second strip removes it.
+    again = t.strip(out, out=t.path("nodepth.heic"))
+    assert aux_types(again) == [ALPHA], aux_types(again)
+    assert parts[100][0] not in harness.read(again)
+
+
+def test_aux_needed_by_kept_image_refused(t):
+    """A matte that the primary image needs (a grid tile here) cannot go
+    without breaking the picture: refused, with a message naming it."""
+    src = encode(t, "tile", size="64x64")
+    h = Heif(harness.read(src))
+    tile = h.primary
+    h.add_item(2, b"hvc1", h.items[tile]["data"], hidden=1)
+    h.shared[2] = tile
+    h.items[tile]["hidden"] = 1
+    h.assoc[2] = list(h.assoc[tile])
+    h.add_prop(auxc(MATTE), [2])
+    h.add_item(3, b"grid", struct.pack(">BBBBHH", 0, 0, 0, 1, 128, 64), where="idat")
+    h.add_prop(full(b"ispe", 0, 0, struct.pack(">II", 128, 64)), [3])
+    h.refs.append((b"dimg", 3, [tile, 2]))
+    h.refs.append((b"auxl", 2, [tile]))
+    h.primary = 3
+    built = t.path("needed.heic")
+    harness.write(built, h.write())
+    msg = t.refuse(built)
+    assert "PortraitEffectsMatte" in msg and "'dimg'" in msg, msg
+    # An auxiliary image of unknown type that a kept image is derived from
+    # (the gain-map input of a 'tmap', as Samsung writes) renders: kept.
+    h = Heif(harness.read(src))
+    h.add_item(2, b"hvc1", h.items[tile]["data"], hidden=1)
+    h.shared[2] = tile
+    h.assoc[2] = list(h.assoc[tile])
+    h.add_prop(auxc("urn:com:example:photo:2026:aux:gainmap"), [2])
+    h.refs.append((b"auxl", 2, [tile]))
+    h.add_item(3, b"tmap", b"\0" * 8, where="idat", hidden=1)
+    h.add_prop(full(b"ispe", 0, 0, struct.pack(">II", 64, 64)), [3])
+    h.refs.append((b"dimg", 3, [tile, 2]))
+    built = t.path("tmap.heic")
+    harness.write(built, h.write())
+    out = t.strip(built)
+    assert {2, 3} <= item_ids(out), item_ids(out)
+    assert aux_types(out) == ["urn:com:example:photo:2026:aux:gainmap"], aux_types(out)
+    # An auxiliary image as the primary image is refused too.
+    h = Heif(harness.read(src))
+    h.add_prop(auxc(SKIN), [h.primary])
+    built = t.path("primaryaux.heic")
+    harness.write(built, h.write())
+    assert "primary item" in t.refuse(built)
+
+
+def test_aux_chain_bounded(t):
+    """What goes with a removed matte is found level by level, at most
+    --max-depth levels: a chain of 40 thumbnails of thumbnails is refused
+    with the default 32 and stripped whole with 64."""
+    src = encode(t, "chain", size="64x64")
+    h = Heif(harness.read(src))
+    p = h.primary
+    # Not decoded: each item's bytes only need to be its own.
+    h.add_item(2, b"hvc1", b"matte-bytes", hidden=1)
+    h.assoc[2] = list(h.assoc[p])
+    h.add_prop(auxc(MATTE), [2])
+    h.refs.append((b"auxl", 2, [p]))
+    for i in range(40):
+        h.add_item(3 + i, b"hvc1", b"thumbnail-%d" % i, hidden=1)
+        h.assoc[3 + i] = list(h.assoc[p])
+        h.refs.append((b"thmb", 3 + i, [2 + i]))
+    built = t.path("chain.heic")
+    harness.write(built, h.write())
+    assert "UNMETA_OPT_MAX_DEPTH" in t.refuse(built)
+    out = t.strip(built, "--max-depth", "64")
+    assert item_ids(out) == {p}, item_ids(out)
+    t.assert_absent(out, "matte-bytes", "thumbnail-")
+
+
+def test_apple_gain_map_kept(t):
+    """An iPhone 15 Pro HEIC: its HDR gain map (an auxiliary image) stays,
+    with the primary image's pixels."""
+    src = harness.shared_dir("corpus", "modern", "heic", "photoprism__photoprism__iphone_15_pro.heic")
+    gain = "urn:com:apple:photo:2020:aux:hdrgainmap"
+    assert gain in aux_types(src), aux_types(src)
+    out = t.strip(src, out=t.path("iphone.heic"))
+    assert aux_types(out) == [gain], aux_types(out)
+    assert harness.pixels(src, frames=False) == harness.pixels(out, frames=False), "pixels changed"
+    t.assert_clean(out)
+
+
 def test_clean_file_stays_clean(t):
     """A file with nothing to remove: check says clean before and after,
     and strip output is a fixed point."""
@@ -490,4 +740,5 @@ def test_clean_file_stays_clean(t):
     judge(t, src, out)
 
 
-harness.main(globals())
+if __name__ == "__main__":
+    harness.main(globals())

@@ -15,13 +15,18 @@
  *   removed:  'Exif' items, 'mime' items (XMP, application/rdf+xml, and any
  *             other MIME content), 'uri ' items, any item that describes
  *             another through a 'cdsc' reference, and items of unknown type
- *             that no image references; their infe, iloc, iref and ipma
+ *             that no image references; auxiliary images rendering does
+ *             not need ('auxC' types: depth maps unless
+ *             UNMETA_OPT_KEEP_DEPTH, segmentation mattes, unknown types)
+ *             and what only they use (their thumbnails, auxiliary images,
+ *             grid tiles, properties); their infe, iloc, iref and ipma
  *             entries go, and their bytes are not copied;
- *   kept:     every image item (coded, 'grid', 'iovl', 'iden', 'tmap' gain
- *             maps, thumbnails, alpha/depth/gain-map auxiliary images) and
- *             every property that renders them; ICC profiles in 'colr' are
- *             neutralised in place (icc.h) or, with UNMETA_ICC_STRIP, dropped
- *             with the ipma property indices renumbered. User description,
+ *   kept:     every other image item (coded, 'grid', 'iovl', 'iden', 'tmap'
+ *             gain maps, thumbnails, alpha and HDR gain-map auxiliary
+ *             images) and every property that renders them; ICC profiles
+ *             in 'colr' are neutralised in place (icc.h) or, with
+ *             UNMETA_ICC_STRIP, dropped with the ipma property indices
+ *             renumbered. User description,
  *             creation and modification time properties ('udes', 'crtt',
  *             'mdft'), padding and unknown properties no association marks
  *             essential are dropped the same way.
@@ -70,8 +75,17 @@ typedef struct item {
     uint64_t total;      /* bytes over all extents */
     int describes;       /* from-item of a 'cdsc' reference */
     int linked;          /* in any other reference */
+    int aux;             /* from-item of an 'auxl' reference */
+    uint32_t auxc;       /* its 'auxC' property (1-based), 0 if none */
     int remove;
+    const char *kind;    /* auxiliary kind reported ("DepthMap"), or NULL */
+    uint32_t along;      /* removed because item `along` is (0: not so) */
 } item;
+
+typedef struct ref {
+    uint32_t type;       /* 'dimg', 'thmb', 'auxl'... */
+    size_t from, to;     /* indices in heif.items, SIZE_MAX when undeclared */
+} ref;
 
 typedef struct child {
     uint32_t type;
@@ -84,6 +98,8 @@ typedef struct prop {
     size_t off, size;  /* the whole box in the meta payload */
     size_t hdr;        /* its header size */
     int essential;     /* some association marks it essential */
+    int kept_use;      /* associated with an item that stays */
+    int gone_use;      /* associated with an item that is removed */
     int drop;
     uint32_t renum;    /* new 1-based index, 0 when dropped */
 } prop;
@@ -122,6 +138,9 @@ typedef struct heif {
     uint64_t mdat_total, idat_total;
     um_box *mdats;
     size_t nmdats, capmdats;
+    ref *refs;                  /* every (from, to) pair of iref */
+    size_t nrefs, caprefs;
+    int classified;             /* ipma pass after classify (uses, essential) */
 } heif;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -545,6 +564,15 @@ static int parse_iloc(heif *h, child *k)
     return 0;
 }
 
+/* References whose from-item only serves its to-items (14496-12 8.11.12,
+ * 23008-12 6.4.4 and 6.6.3): a thumbnail, an auxiliary image, metadata.
+ * In every other reference the from-item needs its to-items ('dimg' grid
+ * tiles and overlay layers, 'base', 'prem'...). */
+static int is_subordinate_ref(uint32_t t)
+{
+    return t == FOURCC('t', 'h', 'm', 'b') || t == FOURCC('a', 'u', 'x', 'l') || t == FOURCC('c', 'd', 's', 'c');
+}
+
 /* Calls fn for each reference of iref (14496-12 8.11.12). fn may be NULL
  * (validation). out: when not NULL, the references without removed items
  * are written there (rewriting). */
@@ -578,11 +606,20 @@ static int walk_iref(heif *h, child *k, buf *out)
             } else {
                 if (fi)
                     fi->linked = 1;
-                for (uint16_t i = 0; i < nto; i++) {
-                    item *ti = find_item(h, cur_id(&c, wide));
-                    if (ti)
-                        ti->linked = 1;
-                }
+                if (fi && b.type == FOURCC('a', 'u', 'x', 'l'))
+                    fi->aux = 1;
+            }
+            for (uint16_t i = 0; i < nto; i++) {
+                item *ti = find_item(h, cur_id(&c, wide));
+                if (ti && b.type != FOURCC('c', 'd', 's', 'c'))
+                    ti->linked = 1;
+                /* Each pair is kept (classify_aux), so each is counted. */
+                UM_TRY(um_job_count_item(job, "item reference"));
+                UM_TRY(um_grow(job, (void **)&h->refs, &h->caprefs, h->nrefs, sizeof(ref)));
+                h->refs[h->nrefs].type = b.type;
+                h->refs[h->nrefs].from = fi ? (size_t)(fi - h->items) : SIZE_MAX;
+                h->refs[h->nrefs].to = ti ? (size_t)(ti - h->items) : SIZE_MAX;
+                h->nrefs++;
             }
         } else if (!fi || !fi->remove) {
             size_t at, count_at;
@@ -595,9 +632,12 @@ static int walk_iref(heif *h, child *k, buf *out)
                 uint32_t id = cur_id(&c, wide);
                 item *ti = find_item(h, id);
                 if (ti && ti->remove) {
-                    if (b.type != FOURCC('c', 'd', 's', 'c'))
+                    /* A thumbnail or auxiliary image of several images
+                     * loses the removed one; an auxiliary image another
+                     * needs was refused by classify_aux. */
+                    if (!is_subordinate_ref(b.type))
                         return um_fail(job, UNMETA_E_UNSUPPORTED,
-                                       FMT ": item %u needs metadata item %u through a '%s' reference", from, id,
+                                       FMT ": item %u needs removed item %u through a '%s' reference", from, id,
                                        um_fourcc_str(b.type, t));
                     continue;
                 }
@@ -645,20 +685,40 @@ static int walk_ipma(heif *h, const uint8_t *p, size_t n, uint64_t abs, buf *out
             return um_fail(job, UNMETA_E_MALFORMED, FMT ": 'ipma' box at byte %llu is cut short",
                            (unsigned long long)abs);
         item *it = find_item(h, id);
-        if (!out) {
+        if (!out && !h->classified) {
             UM_TRY(um_job_count_item(job, "property association"));
             for (uint8_t j = 0; j < na; j++) {
                 uint32_t a = big ? um_be16(as + 2 * j) : as[j];
                 uint32_t idx = a & (big ? 0x7fff : 0x7f);
-                int ess = (a >> (big ? 15 : 7)) & 1;
                 if (idx > h->nprops)
                     return um_fail(job, UNMETA_E_MALFORMED, FMT ": item %u is associated with property %u of %zu", id,
                                    idx, h->nprops);
+                if (!idx || !it || h->props[idx - 1].type != FOURCC('a', 'u', 'x', 'C'))
+                    continue;
+                /* 23008-12 6.5.8: one auxiliary type per image. */
+                if (it->auxc && it->auxc != idx)
+                    return um_fail(job, UNMETA_E_MALFORMED, FMT ": item %u has two auxiliary types ('auxC')", id);
+                it->auxc = idx;
+            }
+            continue;
+        }
+        if (!out) {
+            for (uint8_t j = 0; j < na; j++) {
+                uint32_t a = big ? um_be16(as + 2 * j) : as[j];
+                uint32_t idx = a & (big ? 0x7fff : 0x7f);
+                int ess = (a >> (big ? 15 : 7)) & 1;
+                if (!idx)
+                    continue;
                 /* Only the associations that stay count: a property kept
                  * for an item that is removed would be dropped on a second
                  * pass (strip must be idempotent). */
-                if (idx && ess && !(it && it->remove))
-                    h->props[idx - 1].essential = 1;
+                if (it && it->remove) {
+                    h->props[idx - 1].gone_use = 1;
+                } else {
+                    h->props[idx - 1].kept_use = 1;
+                    if (ess)
+                        h->props[idx - 1].essential = 1;
+                }
             }
             continue;
         }
@@ -719,7 +779,7 @@ static int walk_iprp(heif *h, child *k, buf *out)
             }
         } else if (b.type == FOURCC('i', 'p', 'm', 'a')) {
             UM_TRY(walk_ipma(h, v, vn, base + pos, out));
-        } else if (!out) {
+        } else if (!out && !h->classified) {
             um_box r = b;
             r.off += base;
             UM_TRY(report_box(h, &r, "iprp "));
@@ -785,7 +845,11 @@ static int decide_props(heif *h)
         um_fourcc_str(pr->type, t);
         snprintf(kind, sizeof(kind), "property '%s'", t);
         uint64_t abs = h->mbase + pr->off;
-        if (pr->type == FOURCC('c', 'o', 'l', 'r') && vn >= 4 &&
+        if (pr->gone_use && !pr->kept_use) {
+            /* Only removed items (an auxiliary image, say) use it: it goes
+             * with them, reported as part of them. */
+            pr->drop = 1;
+        } else if (pr->type == FOURCC('c', 'o', 'l', 'r') && vn >= 4 &&
             (um_be32(v) == FOURCC('p', 'r', 'o', 'f') || um_be32(v) == FOURCC('r', 'I', 'C', 'C'))) {
             if (job->ctx->icc_mode == UNMETA_ICC_STRIP) {
                 int blk = um_report_block(job, "ICC profile", abs, pr->size, UNMETA_ACTION_REMOVE);
@@ -866,6 +930,14 @@ static int ci_prefix(const char *s, const char *prefix)
     return 1;
 }
 
+/* Where an item's first byte is, for the report (0 without data). */
+static uint64_t item_off(const heif *h, const item *it)
+{
+    if (!it->count)
+        return 0;
+    return it->method == 1 ? h->mbase + h->idat_off + h->ext[it->first].off : h->ext[it->first].off;
+}
+
 /* Reports a removed metadata item and what it holds. */
 static int report_item(heif *h, const item *it)
 {
@@ -873,9 +945,7 @@ static int report_item(heif *h, const item *it)
     char t[5], kind[64];
     int exif = it->type == FOURCC('E', 'x', 'i', 'f');
     int xmp = it->type == FOURCC('m', 'i', 'm', 'e') && ci_prefix(it->ctype, "application/rdf+xml");
-    uint64_t off = 0;
-    if (it->count)
-        off = it->method == 1 ? h->mbase + h->idat_off + h->ext[it->first].off : h->ext[it->first].off;
+    uint64_t off = item_off(h, it);
     if (exif)
         snprintf(kind, sizeof(kind), "Exif item %u", it->id);
     else if (xmp)
@@ -919,6 +989,199 @@ static int report_item(heif *h, const item *it)
     return rc;
 }
 
+/* Auxiliary image types (23008-12 6.5.8 'auxC'; 23002-7 and 23091-2 URNs;
+ * HEVC auxiliary picture ids, 23008-2 F.7.4.3.2; Apple's own URNs). Only
+ * what renders is kept: alpha planes and HDR gain maps. Depth maps stay on
+ * request (UNMETA_OPT_KEEP_DEPTH); segmentation mattes and every type not
+ * listed here are removed, since no renderer needs an auxiliary image it
+ * does not know, unless a kept image is derived from it (the gain-map input
+ * of a 'tmap', the one way an unknown auxiliary image is drawn). */
+enum { AUX_RENDER, AUX_DEPTH, AUX_MATTE };
+
+static const struct {
+    const char *urn;
+    const char *kind;  /* the finding's name */
+    int use;           /* AUX_* */
+} aux_types[] = {
+    { "urn:mpeg:mpegB:cicp:systems:auxiliary:alpha", "Alpha", AUX_RENDER },
+    { "urn:mpeg:hevc:2015:auxid:1", "Alpha", AUX_RENDER },
+    { "urn:com:apple:photo:2020:aux:hdrgainmap", "HDRGainMap", AUX_RENDER },
+    { "urn:com:samsung:photo:2024:aux:hdrgainmap", "HDRGainMap", AUX_RENDER },
+    { "urn:mpeg:mpegB:cicp:systems:auxiliary:depth", "DepthMap", AUX_DEPTH },
+    { "urn:mpeg:hevc:2015:auxid:2", "DepthMap", AUX_DEPTH },
+    { "urn:com:apple:photo:2018:aux:portraiteffectsmatte", "PortraitEffectsMatte", AUX_MATTE },
+    { "urn:com:apple:photo:2019:aux:semanticskinmatte", "SkinMatte", AUX_MATTE },
+    { "urn:com:apple:photo:2019:aux:semantichairmatte", "HairMatte", AUX_MATTE },
+    { "urn:com:apple:photo:2019:aux:semanticteethmatte", "TeethMatte", AUX_MATTE },
+    { "urn:com:apple:photo:2020:aux:semanticskymatte", "SkyMatte", AUX_MATTE },
+    { "urn:com:apple:photo:2020:aux:semanticglassesmatte", "GlassesMatte", AUX_MATTE },
+    /* Named for the report; removed like any type not needed to render:
+     * an edit's undo data and a second thumbnail. */
+    { "tag:apple.com,2023:photo:aux:styledeltamap", "StyleDeltaMap", AUX_MATTE },
+    { "tag:apple.com,2023:photo:aux:linearthumbnail", "LinearThumbnail", AUX_MATTE },
+};
+
+/* The aux_type of property idx ('auxC': version, flags, a NUL-terminated
+ * URN, then subtype bytes) into urn. */
+static int aux_urn(heif *h, uint32_t idx, char *urn, size_t cap)
+{
+    const prop *pr = &h->props[idx - 1];
+    um_cur c = um_cur_make(h->mb + pr->off + pr->hdr, pr->size - pr->hdr);
+    um_cur_skip(&c, 4);
+    cur_str(&c, urn, cap);
+    if (c.bad)
+        return um_fail(h->job, UNMETA_E_MALFORMED, FMT ": auxiliary type property ('auxC') at byte %llu is cut short",
+                       (unsigned long long)(h->mbase + pr->off));
+    return 0;
+}
+
+/* Decides which auxiliary images go (it->kind names them), then what goes
+ * with them: the thumbnails, auxiliary images and metadata of a removed
+ * image, and the inputs (grid tiles...) of a removed derived image that
+ * nothing kept uses. Each round removes one more level, so rounds are
+ * bounded by limits.max_depth. */
+static int classify_aux(heif *h)
+{
+    um_job *job = h->job;
+    char urn[128], t[5];
+    uint8_t *kept_to = NULL, *needed = NULL;
+    int rc = 0;
+    /* drawn[i]: an image that is neither metadata nor an auxiliary image is
+     * derived from item i ('dimg' and the other references in which the
+     * from-item needs its to-items). */
+    uint8_t *drawn = um_calloc(job, h->nitems ? h->nitems : 1, 1);
+    if (!drawn)
+        return job->err;
+    for (size_t r = 0; r < h->nrefs; r++) {
+        const ref *f = &h->refs[r];
+        if (f->from == SIZE_MAX || f->to == SIZE_MAX || is_subordinate_ref(f->type))
+            continue;
+        const item *by = &h->items[f->from];
+        if (!by->remove && !by->aux && !by->auxc)
+            drawn[f->to] = 1;
+    }
+    for (size_t i = 0; i < h->nitems; i++) {
+        item *it = &h->items[i];
+        if (it->remove || (!it->aux && !it->auxc))
+            continue;
+        urn[0] = '\0';
+        if (it->auxc)
+            UM_TRY_GOTO(rc, aux_urn(h, it->auxc, urn, sizeof(urn)), done);
+        int use = AUX_MATTE;
+        it->kind = "AuxiliaryImage";
+        for (size_t k = 0; k < sizeof(aux_types) / sizeof(aux_types[0]); k++)
+            if (!strcmp(urn, aux_types[k].urn)) {
+                use = aux_types[k].use;
+                it->kind = aux_types[k].kind;
+            }
+        if (use == AUX_MATTE && drawn[i] && !strcmp(it->kind, "AuxiliaryImage"))
+            use = AUX_RENDER;
+        if (use == AUX_RENDER || (use == AUX_DEPTH && job->ctx->keep_depth)) {
+            if (use == AUX_DEPTH) {
+                /* Kept on request, still a second picture of the scene. */
+                int blk = um_report_block(job, "auxiliary image", item_off(h, it), it->total, UNMETA_ACTION_KEEP);
+                UM_TRY_GOTO(rc, blk, done);
+                UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, it->kind,
+                                                  "item %u, %s, %llu bytes (kept)", it->id, urn,
+                                                  (unsigned long long)it->total),
+                            done);
+            }
+            it->kind = NULL;
+            continue;
+        }
+        if (it->id == h->primary) {
+            rc = um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": the primary item %u is an auxiliary image (%s)", it->id,
+                         urn[0] ? urn : "no type");
+            goto done;
+        }
+        it->remove = 1;
+        int blk = um_report_block(job, "auxiliary image", item_off(h, it), it->total, UNMETA_ACTION_REMOVE);
+        UM_TRY_GOTO(rc, blk, done);
+        UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, it->kind, "item %u, %s, %llu bytes", it->id,
+                                          urn[0] ? urn : "no type ('auxC')", (unsigned long long)it->total),
+                    done);
+    }
+    for (uint32_t round = 0;; round++) {
+        size_t removed = 0;
+        free(kept_to);
+        free(needed);
+        kept_to = um_calloc(job, h->nitems ? h->nitems : 1, 1); /* serves a kept item */
+        needed = um_calloc(job, h->nitems ? h->nitems : 1, 1);  /* a kept item needs it */
+        if (!kept_to || !needed) {
+            rc = job->err;
+            goto done;
+        }
+        for (size_t r = 0; r < h->nrefs; r++) {
+            const ref *f = &h->refs[r];
+            if (f->from == SIZE_MAX || f->to == SIZE_MAX || f->type == FOURCC('c', 'd', 's', 'c'))
+                continue;
+            if (is_subordinate_ref(f->type) && !h->items[f->to].remove)
+                kept_to[f->from] = 1;
+            if (!is_subordinate_ref(f->type) && !h->items[f->from].remove)
+                needed[f->to] = 1;
+        }
+        for (size_t r = 0; r < h->nrefs; r++) {
+            const ref *f = &h->refs[r];
+            if (f->from == SIZE_MAX || f->to == SIZE_MAX || f->type == FOURCC('c', 'd', 's', 'c'))
+                continue;
+            /* A thumbnail or auxiliary image of removed images only; an
+             * input of a removed image that nothing kept uses. */
+            item *x = NULL, *by = NULL;
+            if (is_subordinate_ref(f->type) && h->items[f->to].remove && !kept_to[f->from]) {
+                x = &h->items[f->from];
+                by = &h->items[f->to];
+            } else if (!is_subordinate_ref(f->type) && h->items[f->from].remove && !needed[f->to] &&
+                       !kept_to[f->to]) {
+                x = &h->items[f->to];
+                by = &h->items[f->from];
+            }
+            if (!x || x->remove || x->id == h->primary)
+                continue;
+            x->remove = 1;
+            x->along = by->along ? by->along : by->id;
+            removed++;
+            char kind[64];
+            snprintf(kind, sizeof(kind), "item %u '%s' of item %u", x->id, um_fourcc_str(x->type, t), x->along);
+            int blk = um_report_block(job, kind, item_off(h, x), x->total, UNMETA_ACTION_REMOVE);
+            UM_TRY_GOTO(rc, blk, done);
+            /* Tiles and thumbnails of an auxiliary image are part of it: its
+             * finding says what it was; metadata finds its own words. */
+            if (!is_image_type(x->type))
+                UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "AuxiliaryData",
+                                                  "'%s' item %u of removed item %u, %llu bytes", t, x->id, x->along,
+                                                  (unsigned long long)x->total),
+                            done);
+        }
+        if (!removed)
+            break;
+        if (round >= job->ctx->limits.max_depth) {
+            rc = um_fail(job, UNMETA_E_LIMIT, FMT ": items removed with an auxiliary image nest deeper than %u "
+                                              "(UNMETA_OPT_MAX_DEPTH)", job->ctx->limits.max_depth);
+            goto done;
+        }
+    }
+    /* A kept image must not need a removed one (a matte as a grid tile of
+     * the primary image would be): refuse rather than break the picture. */
+    for (size_t r = 0; r < h->nrefs; r++) {
+        const ref *f = &h->refs[r];
+        if (f->from == SIZE_MAX || f->to == SIZE_MAX || is_subordinate_ref(f->type))
+            continue;
+        const item *a = &h->items[f->from], *b = &h->items[f->to];
+        if (!a->remove && b->remove && (b->kind || b->along)) {
+            rc = um_fail(job, UNMETA_E_UNSUPPORTED,
+                         FMT ": item %u needs item %u through a '%s' reference, and item %u is %s%s that strip "
+                             "removes", a->id, b->id, um_fourcc_str(f->type, t), b->id,
+                         b->kind ? "an auxiliary image, " : "part of an auxiliary image", b->kind ? b->kind : "");
+            goto done;
+        }
+    }
+done:
+    free(drawn);
+    free(kept_to);
+    free(needed);
+    return rc;
+}
+
 static int classify(heif *h)
 {
     um_job *job = h->job;
@@ -944,7 +1207,7 @@ static int classify(heif *h)
         if (it->remove)
             UM_TRY(report_item(h, it));
     }
-    return 0;
+    return classify_aux(h);
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -1032,7 +1295,7 @@ static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, u
         for (size_t i = 0; i < *nout; i++) {
             range *k = &(*out)[i];
             if (gone[g].off < k->off + k->len && k->off < gone[g].off + gone[g].len) {
-                rc = um_fail(job, UNMETA_E_MALFORMED, FMT ": a metadata item shares bytes %llu.. with image data",
+                rc = um_fail(job, UNMETA_E_MALFORMED, FMT ": a removed item shares bytes %llu.. with kept image data",
                              (unsigned long long)(gone[g].off > k->off ? gone[g].off : k->off));
                 goto done;
             }
@@ -1204,7 +1467,7 @@ static int check_grpl(heif *h, child *k)
         for (uint32_t i = 0; i < count; i++) {
             item *it = find_item(h, um_cur_be32(&c));
             if (it && it->remove)
-                return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": entity group '%s' holds metadata item %u",
+                return um_fail(job, UNMETA_E_UNSUPPORTED, FMT ": entity group '%s' holds removed item %u",
                                um_fourcc_str(b.type, t), it->id);
         }
         pos += (size_t)b.size;
@@ -1401,7 +1664,9 @@ static int parse_meta(heif *h)
     if (iref)
         UM_TRY(walk_iref(h, iref, NULL));
     UM_TRY(parse_ipco(h, iprp));
+    UM_TRY(walk_iprp(h, iprp, NULL));
     UM_TRY(classify(h));
+    h->classified = 1;
     UM_TRY(walk_iprp(h, iprp, NULL));
     UM_TRY(decide_props(h));
     if (dinf)
@@ -1469,6 +1734,7 @@ done:
     free(h.fr);
     free(h.ir);
     free(h.mdats);
+    free(h.refs);
     return rc;
 }
 
