@@ -912,8 +912,10 @@ static uint16_t renumber(const mp_entry *e, size_t n, uint16_t dep)
 }
 
 /* Reads the MP Index IFD (CIPA DC-007 5.2.3) into a fresh array sorted by
- * offset, the primary's entry first. Fails closed on anything inconsistent. */
-static int read_mpf(jpeg *j, mp_entry **out, size_t *count)
+ * offset, the primary's entry first. An inconsistent index (offsets outside
+ * the trailer, overlapping images, an image that is not a JPEG) is named in
+ * why[] and lists nothing; the caller decides whether that fails. */
+static int read_mpf(jpeg *j, mp_entry **out, size_t *count, char why[160])
 {
     um_job *job = j->job;
     uint64_t size = j->limit;
@@ -927,7 +929,7 @@ static int read_mpf(jpeg *j, mp_entry **out, size_t *count)
     size_t tn = j->mpf_len - 4;
     uint64_t tiff_at = j->mpf_body + 4;
     if (tn < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M'))) {
-        rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: the MPF segment has no TIFF header");
+        snprintf(why, 160, "the MPF segment has no TIFF header");
         goto done;
     }
     int le = t[0] == 'I';
@@ -936,12 +938,12 @@ static int read_mpf(jpeg *j, mp_entry **out, size_t *count)
 #define R32(p) (le ? um_le32(p) : um_be32(p))
     uint32_t ifd = R32(t + 4);
     if (R16(t + 2) != 42 || ifd > tn || tn - ifd < 2) {
-        rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: the MPF index is outside its segment");
+        snprintf(why, 160, "the MPF index is outside its segment");
         goto done;
     }
     uint16_t nent = R16(t + ifd);
     if ((uint64_t)nent * 12 + 6 > tn - ifd) {
-        rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: the MPF index runs past its segment");
+        snprintf(why, 160, "the MPF index runs past its segment");
         goto done;
     }
     uint32_t images = 0, list = 0, list_len = 0;
@@ -961,7 +963,7 @@ static int read_mpf(jpeg *j, mp_entry **out, size_t *count)
     if (!have_count && !have_list)
         goto done; /* an index that lists nothing: nothing to keep */
     if (!have_count || !have_list || images == 0 || list_len != 16ull * images || list > tn || tn - list < list_len) {
-        rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: the MPF index does not list its %u images consistently", images);
+        snprintf(why, 160, "the MPF index does not list its %u images consistently", images);
         goto done;
     }
     e = um_calloc(job, images, sizeof(*e));
@@ -980,7 +982,7 @@ static int read_mpf(jpeg *j, mp_entry **out, size_t *count)
         e[i].index = i + 1;
         if (i == 0) {
             if (e[i].off != 0) {
-                rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: the first MPF image does not start at offset 0");
+                snprintf(why, 160, "the first MPF image does not start at offset 0");
                 goto done;
             }
             e[i].at = 0;
@@ -988,7 +990,7 @@ static int read_mpf(jpeg *j, mp_entry **out, size_t *count)
         }
         e[i].at = tiff_at + e[i].off;
         if (e[i].off == 0 || e[i].at < j->eoi_end || e[i].size < 4 || e[i].at > size || size - e[i].at < e[i].size) {
-            rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: MPF image %u (%u bytes at offset %u) lies outside the trailer",
+            snprintf(why, 160, "MPF image %u (%u bytes at offset %u) lies outside the trailer",
                          i + 1, e[i].size, e[i].off);
             goto done;
         }
@@ -998,13 +1000,13 @@ static int read_mpf(jpeg *j, mp_entry **out, size_t *count)
     qsort(e + 1, images - 1, sizeof(*e), cmp_entry);
     for (uint32_t i = 1; i < images; i++) {
         if (i > 1 && e[i].at < e[i - 1].at + e[i - 1].size) {
-            rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: MPF images overlap at byte %llu", (unsigned long long)e[i].at);
+            snprintf(why, 160, "MPF images overlap at byte %llu", (unsigned long long)e[i].at);
             goto done;
         }
         uint8_t sig[3];
         UM_TRY_GOTO(rc, um_read_at(job, e[i].at, sig, 3), done);
         if (sig[0] != 0xFF || sig[1] != 0xD8 || sig[2] != 0xFF) {
-            rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: MPF image at byte %llu is not a JPEG", (unsigned long long)e[i].at);
+            snprintf(why, 160, "MPF image at byte %llu is not a JPEG", (unsigned long long)e[i].at);
             goto done;
         }
     }
@@ -1137,8 +1139,20 @@ static int trailer(jpeg *j)
     size_t n = 0;
     int rc = 0;
     uint64_t pos = j->eoi_end;
+    char why[160] = "";
     if (j->mpf_seen)
-        UM_TRY(read_mpf(j, &e, &n));
+        UM_TRY(read_mpf(j, &e, &n, why));
+    if (why[0]) {
+        /* Without a gain map to keep, the index only led to images that
+         * are removed anyway: remove everything after EOI, as for a file
+         * without MPF. With one, guessing where it lies is not safe. */
+        int hint = j->gm_version[0] || j->iso_seen;
+        for (int i = 0; i < j->nsem; i++)
+            hint |= strcmp(j->sem[i], "GainMap") == 0;
+        if (hint)
+            return um_fail(job, UNMETA_E_MALFORMED, "JPEG: %s, in a file with a gain map", why);
+        UM_TRY(um_report_note(job, "the MPF index is inconsistent (%s); every image after EOI is removed", why));
+    }
     if (n > 1) {
         j->gms = um_calloc(job, n - 1, sizeof(*j->gms));
         if (!j->gms) {
