@@ -85,6 +85,8 @@ typedef struct jpeg {
     int mpf_block;
     char gm_version[24];      /* hdrgm:Version of the primary's XMP */
     char sem[MAX_SEMANTICS][16]; /* its Container directory, in order */
+    uint64_t sem_len[MAX_SEMANTICS];
+    int xmp_minimal;          /* the XMP is exactly what strip writes */
     int nsem;
     int xmp_seen;
     uint8_t iso_version[4];   /* ISO 21496-1 version block of the primary */
@@ -152,6 +154,41 @@ static int starts(const uint8_t *p, size_t n, const char *sig, size_t k)
     return n >= k && memcmp(p, sig, k) == 0;
 }
 
+/* Reads the gain-map part of an image's first XMP packet: a gain map's
+ * rendering parameters, rebuilt; a primary's hdrgm:Version and Container
+ * directory. A packet that is exactly what strip writes (a stripped file)
+ * is "minimal": kept, with nothing to report. */
+static int gainmap_xmp(jpeg *j, int blk, const uint8_t *p, size_t n)
+{
+    um_job *job = j->job;
+    char *x = NULL;
+    size_t xn = 0;
+    if (j->secondary) {
+        UM_TRY(um_xmp_gainmap(job, p, n, &j->gm_xmp, &j->gm_xmp_len));
+        if (j->gm_xmp)
+            um_report_block_action(job, blk, UNMETA_ACTION_REWRITE);
+        j->xmp_minimal = j->gm_xmp && j->gm_xmp_len == n && memcmp(j->gm_xmp, p, n) == 0;
+        if (j->xmp_minimal)
+            um_report_block_action(job, blk, UNMETA_ACTION_KEEP);
+        return 0;
+    }
+    UM_TRY(um_xmp_gainmap_version(job, p, n, j->gm_version));
+    j->nsem = um_xmp_container(p, n, j->sem, j->sem_len, MAX_SEMANTICS);
+    int container = 0, gms = 0;
+    uint64_t lengths[MAX_SEMANTICS];
+    for (int i = 0; i < j->nsem; i++)
+        if (strcmp(j->sem[i], "GainMap") == 0) {
+            container = 1;
+            lengths[gms++] = j->sem_len[i];
+        }
+    if (!j->gm_version[0] && !container)
+        return 0;
+    UM_TRY(um_xmp_gainmap_primary(job, j->gm_version, container, lengths, (size_t)gms, &x, &xn));
+    j->xmp_minimal = xn == n && memcmp(x, p, n) == 0;
+    free(x);
+    return 0;
+}
+
 /* Classifies one APPn/COM segment whose body (up to 64 KiB) is in b[0..n). */
 static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
 {
@@ -203,21 +240,14 @@ static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
     if (m == 0xE1 && starts(b, n, "http://ns.adobe.com/xap/1.0/\0", 29)) {
         blk = um_report_block(job, "APP1 XMP", s->start, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
-        UM_TRY(um_xmp_scan(job, blk, b + 29, n - 29));
         s->cls = j->xmp_seen ? SEG_DROP : SEG_XMP;
-        if (s->cls == SEG_DROP)
-            return 0;
-        j->xmp_seen = 1;
-        j->xmp_block = blk;
-        if (j->secondary) {
-            /* A gain map keeps its rendering parameters, rebuilt. */
-            UM_TRY(um_xmp_gainmap(job, b + 29, n - 29, &j->gm_xmp, &j->gm_xmp_len));
-            if (j->gm_xmp)
-                um_report_block_action(job, blk, UNMETA_ACTION_REWRITE);
-        } else {
-            UM_TRY(um_xmp_gainmap_version(job, b + 29, n - 29, j->gm_version));
-            j->nsem = um_xmp_container(b + 29, n - 29, j->sem, MAX_SEMANTICS);
+        if (s->cls == SEG_XMP) {
+            j->xmp_seen = 1;
+            j->xmp_block = blk;
+            UM_TRY(gainmap_xmp(j, blk, b + 29, n - 29));
         }
+        if (!j->xmp_minimal || s->cls == SEG_DROP)
+            UM_TRY(um_xmp_scan(job, blk, b + 29, n - 29));
         return 0;
     }
     if (m == 0xE1 && starts(b, n, "http://ns.adobe.com/xmp/extension/\0", 35)) {
@@ -1249,11 +1279,14 @@ static int run(um_job *job)
     if (j.ngms) {
         um_report_block_action(job, j.mpf_block, UNMETA_ACTION_REWRITE);
         if (j.xmp_seen && (j.gm_version[0] || j.nsem))
-            um_report_block_action(job, j.xmp_block, UNMETA_ACTION_REWRITE);
+            um_report_block_action(job, j.xmp_block, j.xmp_minimal ? UNMETA_ACTION_KEEP : UNMETA_ACTION_REWRITE);
         for (size_t i = 0; i < j.ngms; i++)
             UM_TRY_GOTO(rc, measure(&j.gms[i].img, &j.gms[i].out_len), done);
-    } else if (j.iso_seen) {
-        um_report_block_action(job, j.iso_block, UNMETA_ACTION_REMOVE);
+    } else {
+        if (j.iso_seen)
+            um_report_block_action(job, j.iso_block, UNMETA_ACTION_REMOVE);
+        if (j.xmp_minimal) /* gain-map XMP without a gain map: removed */
+            UM_TRY_GOTO(rc, um_xmp_scan(job, j.xmp_block, NULL, 0), done);
     }
     if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job) && j.ngms) {
         /* Rotating the primary alone would misalign its gain map. */

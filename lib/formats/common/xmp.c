@@ -370,7 +370,7 @@ int um_xmp_gainmap_version(um_job *job, const uint8_t *p, size_t n, char ver[24]
     return 0;
 }
 
-int um_xmp_container(const uint8_t *p, size_t n, char (*sem)[16], int max)
+int um_xmp_container(const uint8_t *p, size_t n, char (*sem)[16], uint64_t *len, int max)
 {
     const uint8_t *q = find(p, n, "Container:Directory");
     const uint8_t *end = p + n;
@@ -378,15 +378,26 @@ int um_xmp_container(const uint8_t *p, size_t n, char (*sem)[16], int max)
     if (!q)
         return 0;
     static const char item[] = "Item:Semantic";
-    while (k < max && (q = find(q, (size_t)(end - q), item)) != NULL) {
+    q = find(q, (size_t)(end - q), item);
+    while (k < max && q) {
         xvals v;
-        q += sizeof(item) - 1;
-        /* Attribute or element form: reuse prop() on what follows. */
-        if (prop(q - (sizeof(item) - 1) - 1, (size_t)(end - q) + sizeof(item), item, &v) < 0 || v.n != 1)
+        /* The item runs to the next item's semantic. prop() needs the byte
+         * before a name, which "Container:Directory" guarantees. */
+        const uint8_t *next = find(q + 1, (size_t)(end - q - 1), item);
+        const uint8_t *stop = next ? next : end;
+        if (prop(q - 1, (size_t)(stop - q) + 1, item, &v) < 0 || v.n != 1)
             snprintf(sem[k], 16, "?");
         else
             snprintf(sem[k], 16, "%.15s", v.v[0]);
+        len[k] = 0;
+        if (prop(q - 1, (size_t)(stop - q) + 1, "Item:Length", &v) == 0 && v.n == 1) {
+            char *e = NULL;
+            unsigned long long x = strtoull(v.v[0], &e, 10);
+            if (e && !*e && v.v[0][0] >= '0' && v.v[0][0] <= '9')
+                len[k] = x;
+        }
         k++;
+        q = next;
     }
     return k;
 }

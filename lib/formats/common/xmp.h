@@ -35,9 +35,10 @@ int um_xmp_gainmap(um_job *job, const uint8_t *p, size_t n, char **out, size_t *
 int um_xmp_gainmap_version(um_job *job, const uint8_t *p, size_t n, char ver[24]);
 
 /* The semantics of the Google Container directory of p[0..n), in order
- * (Primary, GainMap, MotionPhoto, Depth...), each cut to 15 characters; at
- * most max. Returns their count, 0 when p has no directory. */
-int um_xmp_container(const uint8_t *p, size_t n, char (*sem)[16], int max);
+ * (Primary, GainMap, MotionPhoto, Depth...), each cut to 15 characters, and
+ * their Item:Length (0 when absent); at most max. Returns their count, 0
+ * when p has no directory. */
+int um_xmp_container(const uint8_t *p, size_t n, char (*sem)[16], uint64_t *len, int max);
 
 /* Builds the XMP packet of the primary image of a file whose gain maps are
  * kept: hdrgm:Version when ver is not empty, and, when container is set, a
