@@ -1195,8 +1195,11 @@ static int trailer(jpeg *j)
         mp_entry *x = &e[i];
         int gm = 0;
         UM_TRY_GOTO(rc, peek_gainmap(j, x->at, x->at + x->size, &gm), done);
-        if ((int)i < j->nsem && strcmp(j->sem[i], "GainMap") == 0)
-            gm = 1;
+        /* A Container item names a gain map by its length: the order of
+         * its items need not be the MPF index's. */
+        for (int k = 0; k < j->nsem; k++)
+            if (strcmp(j->sem[k], "GainMap") == 0 && j->sem_len[k] == x->size)
+                gm = 1;
         UM_TRY_GOTO(rc, report_trailer(j, pos, x->at), done);
         pos = x->at + x->size;
         if (!gm) {
