@@ -1,5 +1,6 @@
 /*
- * jpeg.c - JPEG (ITU-T T.81, JFIF 1.02, EXIF 2.32 APP1, ICC.1 Annex B).
+ * jpeg.c - JPEG (ITU-T T.81, JFIF 1.02, EXIF 2.32 APP1, ICC.1 Annex B,
+ * CIPA DC-007 MPF, Adobe gain map 1.0, ISO 21496-1).
  *
  * Pass 1 walks the marker segments (B.1.1.2) and the entropy-coded data
  * after each SOS to the next marker, building a list of segments and
@@ -11,9 +12,25 @@
  *                possibly in several chunks) neutralised (icc.h), or dropped
  *                with UNMETA_ICC_STRIP; EXIF reduced to Orientation when it
  *                is not 1 (or the image rotated losslessly on request);
- *   dropped:     every other APPn (EXIF, XMP, Extended XMP, MPF, FlashPix,
+ *   dropped:     every other APPn (EXIF, XMP, Extended XMP, FlashPix,
  *                Photoshop/IPTC, Ducky...), COM, JFXX thumbnails, stray
- *                bytes between segments, and everything after EOI.
+ *                bytes between segments.
+ * After EOI, the images the primary's MPF index lists are read (an index
+ * whose images fall outside the trailer, overlap or are not JPEGs is
+ * refused when the file shows a gain map, else the whole trailer goes). An
+ * HDR gain map (named by a Container directory item of its length, or by
+ * its own hdrgm or Apple XMP, or its ISO 21496-1 block) is walked and
+ * cleaned like a primary, but keeps no EXIF and only its rendering
+ * parameters: an XMP packet rebuilt from its hdrgm numbers (Apple: the
+ * auxiliary type, HDRGainMap version and headroom) and its ISO 21496-1
+ * block cut to the length its flags give. The primary then gets an MPF
+ * index of exactly itself and its gain maps (input byte order, entry
+ * attributes and renumbered dependent images kept, no attribute IFDs), a
+ * minimal XMP with hdrgm:Version and the Container directory when the
+ * input had them, and its ISO 21496-1 version block. Every other MPF image
+ * and every byte no image claims (motion-photo MP4s, Samsung's SEFT
+ * trailer, padding) is removed and reported; a video is described by
+ * common/motion.h.
  * Any other marker (JPEG-LS, reserved codes) is refused: libjpeg refuses
  * them too, so nothing renderable is lost, and nothing unknown passes.
  */
