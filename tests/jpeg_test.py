@@ -6,6 +6,7 @@ matters), the auto-oriented render must be the same, strip(strip(x)) must
 equal strip(x), and `unmeta check` must say dirty before and clean after.
 Corrupt inputs must be refused with the original untouched."""
 import os
+import shutil
 import struct
 import subprocess
 
@@ -1060,6 +1061,15 @@ def test_corpus_ultrahdr(t):
         bad = harness.leaks(out, GAINMAP_ALLOW)
         assert not bad, f"{name}: {bad}"
         assert unmeta("check", "-q", out).returncode == 0, f"{name}: stripped file checks dirty"
+        # libultrahdr's own decoder, when installed (ultrahdr_app, built from
+        # google/libultrahdr): the HDR rendition must be the same bits.
+        if shutil.which("ultrahdr_app"):
+            renders = []
+            for f in (src, out):
+                raw = t.path(os.path.basename(f) + ".raw")
+                r = run(["ultrahdr_app", "-m", "1", "-j", f, "-o", "2", "-O", "5", "-z", raw])
+                renders.append((r.returncode, read(raw) if r.returncode == 0 else r.stdout[-200:]))
+            assert renders[0] == renders[1], f"{name}: libultrahdr decodes the output differently"
         t.assert_idempotent(out)
 
 if __name__ == "__main__":
