@@ -885,17 +885,18 @@ out:
 
 /* ---- after the primary's EOI: MPF images, gain maps, motion photos ---- */
 
-#define HDRGM_NS "http://ns.adobe.com/hdr-gain-map/1.0/"
-#define APPLE_GM_URN "urn:com:apple:photo:2020:aux:hdrgainmap"
 #define MAX_PEEK 256 /* segments looked at before a secondary image's scan */
 
-/* Whether the JPEG at [at, end) names itself a gain map: hdrgm or Apple
- * gain-map XMP, or ISO 21496-1 metadata, before its first scan. Reads
- * without reporting; anything unreadable answers "no" (walk() judges). */
+/* Whether the JPEG at [at, end) names itself a gain map before its first
+ * scan: its first XMP packet holds what um_xmp_gainmap() keeps (the one
+ * walk() rebuilds), or an ISO 21496-1 block is there. The same test on the
+ * output must answer the same. Reads without reporting; anything
+ * unreadable answers "no" (walk() judges). */
 static int peek_gainmap(jpeg *j, uint64_t at, uint64_t end, int *is_gm)
 {
     um_job *job = j->job;
     uint64_t pos = at + 2;
+    int xmp_seen = 0;
     *is_gm = 0;
     for (int i = 0; i < MAX_PEEK && end - pos >= 4; i++) {
         uint8_t h[4];
@@ -919,9 +920,11 @@ static int peek_gainmap(jpeg *j, uint64_t at, uint64_t end, int *is_gm)
             uint8_t *b = NULL;
             UM_TRY(um_read_block(job, pos + 4, len - 2u, "a JPEG segment", &b));
             size_t n = len - 2u;
-            if (h[1] == 0xE1 && starts(b, n, "http://ns.adobe.com/xap/1.0/\0", 29) &&
-                (um_xmp_has(b, n, HDRGM_NS) || um_xmp_has(b, n, APPLE_GM_URN)))
-                *is_gm = 1;
+            if (h[1] == 0xE1 && starts(b, n, "http://ns.adobe.com/xap/1.0/\0", 29) && !xmp_seen) {
+                xmp_seen = 1;
+                if (um_xmp_gainmap_named(b + 29, n - 29))
+                    *is_gm = 1;
+            }
             if (h[1] == 0xE2 && starts(b, n, ISO_SIG "\0", ISO_SIG_LEN))
                 *is_gm = 1;
             free(b);

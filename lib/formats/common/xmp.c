@@ -120,11 +120,6 @@ int um_xmp_scan(um_job *job, int block, const uint8_t *p, size_t n)
 
 /* ---- gain maps: the rendering parameters, rebuilt ---------------------- */
 
-int um_xmp_has(const uint8_t *p, size_t n, const char *s)
-{
-    return find(p, n, s) != NULL;
-}
-
 typedef struct sbuf {
     um_job *job;
     char *p;
@@ -308,7 +303,7 @@ int um_xmp_gainmap(um_job *job, const uint8_t *p, size_t n, char **out, size_t *
     if (find(p, n, APPLE_GM_NS)) {
         UM_TRY(read_prop(job, p, n, "HDRGainMap:HDRGainMapVersion", &aver));
         UM_TRY(read_prop(job, p, n, "HDRGainMap:HDRGainMapHeadroom", &aroom));
-        apple = aver.n == 1 && aroom.n <= 1;
+        apple = aver.n == 1;
     }
     if (!any && !apple)
         return 0;
@@ -342,7 +337,7 @@ int um_xmp_gainmap(um_job *job, const uint8_t *p, size_t n, char **out, size_t *
         snprintf(line, sizeof(line), "   <HDRGainMap:HDRGainMapVersion>%s</HDRGainMap:HDRGainMapVersion>\n",
                  aver.v[0]);
         UM_TRY_GOTO(rc, put(&b, line), fail);
-        if (aroom.n) {
+        if (aroom.n == 1) {
             snprintf(line, sizeof(line), "   <HDRGainMap:HDRGainMapHeadroom>%s</HDRGainMap:HDRGainMapHeadroom>\n",
                      aroom.v[0]);
             UM_TRY_GOTO(rc, put(&b, line), fail);
@@ -355,6 +350,28 @@ int um_xmp_gainmap(um_job *job, const uint8_t *p, size_t n, char **out, size_t *
 fail:
     free(b.p);
     return rc;
+}
+
+int um_xmp_gainmap_named(const uint8_t *p, size_t n)
+{
+    xvals v;
+    char name[48];
+    if (find(p, n, HDRGM_NS)) {
+        if (!find(p, n, "xmlns:hdrgm="))
+            return 1; /* refused when read, as it must be when kept */
+        for (size_t i = 0; i < sizeof(hdrgm_props) / sizeof(hdrgm_props[0]); i++) {
+            snprintf(name, sizeof(name), "hdrgm:%s", hdrgm_props[i]);
+            if (prop(p, n, name, &v) < 0 || v.n > 0)
+                return 1;
+        }
+    }
+    if (find(p, n, APPLE_GM_NS)) {
+        if (!find(p, n, "xmlns:HDRGainMap="))
+            return 1;
+        if (prop(p, n, "HDRGainMap:HDRGainMapVersion", &v) < 0 || v.n == 1)
+            return 1;
+    }
+    return 0;
 }
 
 int um_xmp_gainmap_version(um_job *job, const uint8_t *p, size_t n, char ver[24])

@@ -17,10 +17,7 @@
 int um_xmp_scan(um_job *job, int block, const uint8_t *p, size_t n);
 
 /* Gain maps: the few XMP properties that say how to render an HDR gain map
- * are kept, in a packet rebuilt from scratch (never the input's text).
- * um_xmp_has() tells whether p[0..n) holds the string s (a namespace URI, a
- * property name). */
-int um_xmp_has(const uint8_t *p, size_t n, const char *s);
+ * are kept, in a packet rebuilt from scratch (never the input's text). */
 
 /* Builds the XMP packet of a gain-map image from its input packet p[0..n):
  * every hdrgm:* rendering parameter of the Adobe gain-map specification
@@ -29,6 +26,11 @@ int um_xmp_has(const uint8_t *p, size_t n, const char *s);
  * Values must be numbers (or True/False), else UNMETA_E_MALFORMED. *out is
  * NULL when p holds none of them; the caller frees it. */
 int um_xmp_gainmap(um_job *job, const uint8_t *p, size_t n, char **out, size_t *out_len);
+
+/* Whether um_xmp_gainmap() on p[0..n) builds a packet or fails: what
+ * names an image a gain map by its XMP, so that a stripped file names it
+ * the same way. Never fails. */
+int um_xmp_gainmap_named(const uint8_t *p, size_t n);
 
 /* The hdrgm:Version of a primary image's packet p[0..n) into ver (empty
  * when absent; UNMETA_E_MALFORMED when not a number). */
