@@ -771,7 +771,9 @@ XMP_SIG = b"http://ns.adobe.com/xap/1.0/\0"
 GAINMAP_ALLOW = {"MPFVersion", "NumberOfImages", "MPImageFlags", "MPImageFormat", "MPImageType",
                  "MPImageLength", "MPImageStart", "DependentImage1EntryNumber",
                  "DependentImage2EntryNumber", "MPImage2", "MPImage3",
-                 "DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength"} | {
+                 "DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength",
+                 "XMP:XMP-HDRGainMap:HDRGainMapVersion", "XMP:XMP-HDRGainMap:HDRGainMapHeadroom",
+                 "XMP:XMP-apdi:AuxiliaryImageType"} | {
     f"XMP:XMP-hdrgm:{p}" for p in ("Version", "GainMapMin", "GainMapMax", "Gamma", "OffsetSDR",
                                    "OffsetHDR", "HDRCapacityMin", "HDRCapacityMax",
                                    "BaseRenditionIsHDR")}
@@ -862,7 +864,8 @@ def samsung_trailer(video):
     return blocks + d + struct.pack("<I", len(d)) + b"SEFT"
 
 
-def ultrahdr(t, le=False, preview=True, trailer=b"", motion_len=None, gm_xmp=GAINMAP_XMP, iso=True, tags=()):
+def ultrahdr(t, le=False, preview=True, trailer=b"", motion_len=None, gm_xmp=GAINMAP_XMP, iso=True, tags=(),
+             pxmp=True):
     """A primary and a gain map as libultrahdr lays them out (plus a GPS
     EXIF and a comment in both, an MPF preview that must go and an optional
     trailer). Returns (path, primary bytes, gain-map bytes)."""
@@ -880,7 +883,7 @@ def ultrahdr(t, le=False, preview=True, trailer=b"", motion_len=None, gm_xmp=GAI
     def build(sizes):
         mpf = mpf_body([(0x20030000, sizes[0], 0, 0, 0), (0, len(gm), sizes[1], 0, 0)] +
                        ([(0x010001, len(prev), sizes[2], 0, 0)] if preview else []), le)
-        segs = [xmp_segment(primary_xmp(len(gm), motion_len))]
+        segs = [xmp_segment(primary_xmp(len(gm), motion_len))] if pxmp else []
         if iso:
             segs.append(segment(0xE2, ISO_SIG + b"\0\0\0\0"))
         segs.append(segment(0xE2, mpf))
@@ -998,6 +1001,38 @@ def test_motion_photo_samsung_seft(t):
     r = unmeta("inspect", src)
     assert b"Samsung SEFT" in r.stdout and b"motion photo video, 1.5 s, audio" in r.stdout, r.stdout
     judge_gainmap(t, src, gm, GAINMAP_CANARIES + ["CANARY-VIDEO-TITLE", "CANARY-SEF-TIME"])
+
+
+APPLE_XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 6.0.0">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description rdf:about="" xmlns:HDRGainMap="http://ns.apple.com/HDRGainMap/1.0/" '
+    'xmlns:apdi="http://ns.apple.com/pixeldatainfo/1.0/" xmlns:xmp="http://ns.adobe.com/xap/1.0/">'
+    '<HDRGainMap:HDRGainMapVersion>65536</HDRGainMap:HDRGainMapVersion>'
+    '<HDRGainMap:HDRGainMapHeadroom>3.85</HDRGainMap:HDRGainMapHeadroom>'
+    '<apdi:AuxiliaryImageType>urn:com:apple:photo:2020:aux:hdrgainmap</apdi:AuxiliaryImageType>'
+    '<apdi:NativeFormat>1278226488</apdi:NativeFormat>'
+    '<xmp:CreatorTool>CANARY-APPLE-TOOL</xmp:CreatorTool>'
+    '</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+def test_gainmap_apple(t):
+    # Apple: no hdrgm, no Container, no ISO block; the gain map names itself.
+    src, _, gm = ultrahdr(t, gm_xmp=APPLE_XMP, iso=False, pxmp=False)
+    canaries = [c for c in GAINMAP_CANARIES if c not in ("CANARY-ISO-EXTRA", "CANARY-XMP-TOOLKIT",
+                                                         "CANARY-PRIMARY-TOOL", "CANARY-GAINMAP-TOOL")]
+    canaries.append("CANARY-APPLE-TOOL")
+    out = judge(t, src, canaries, allow=GAINMAP_ALLOW)
+    assert exif(out).get("MPF:MPF0:NumberOfImages") == 2
+    g = mpf_image(t, out)
+    info = exif(g)
+    assert info.get("XMP:XMP-HDRGainMap:HDRGainMapVersion") == 65536, info
+    assert info.get("XMP:XMP-HDRGainMap:HDRGainMapHeadroom") == 3.85, info
+    assert info.get("XMP:XMP-apdi:AuxiliaryImageType") == "urn:com:apple:photo:2020:aux:hdrgainmap", info
+    assert not any("NativeFormat" in k for k in info), "an Apple property beyond the gain map's was kept"
+    write(t.path("g-in.jpg"), gm)
+    assert djpeg(g) == djpeg(t.path("g-in.jpg"))
+    assert b"<x:xmpmeta" not in read(out)[:read(out).index(b"\xff\xd9")], "the primary got an XMP it never had"
 
 
 def test_gainmap_refused_when_mpf_points_outside(t):
