@@ -1135,8 +1135,10 @@ static int report_trailer(jpeg *j, uint64_t a, uint64_t b)
     uint64_t sam = 0, video = 0, video_end = 0;
     uint32_t entries = 0;
     int is_sam = 0;
-    if (b == j->limit)
-        UM_TRY(is_sam = samsung_trailer(j, a, &sam, &video, &video_end, &entries));
+    if (b == j->limit) {
+        is_sam = samsung_trailer(j, a, &sam, &video, &video_end, &entries);
+        UM_TRY(is_sam);
+    }
     uint64_t end = is_sam ? sam : b;
     if (a < end) {
         uint8_t t[12] = { 0 };
@@ -1244,6 +1246,8 @@ static int trailer(jpeg *j)
             int pb = um_report_block(job, "GainMap padding", g->img.eoi_end, g->img.limit - g->img.eoi_end,
                                      UNMETA_ACTION_REMOVE);
             UM_TRY_GOTO(rc, pb, done);
+            UM_TRY_GOTO(rc, um_report_finding(job, pb, UNMETA_CAT_EMBEDDED, "Trailer", "%llu bytes after the gain "
+                                              "map's EOI", (unsigned long long)(g->img.limit - g->img.eoi_end)), done);
         }
         UM_TRY_GOTO(rc, um_report_note(job, "gain map JPEG %ux%u at byte %llu kept (HDR rendering), with its "
                                        "rendering parameters only; MPF and XMP rebuilt", g->img.width,
