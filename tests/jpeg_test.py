@@ -865,7 +865,7 @@ def samsung_trailer(video):
 
 
 def ultrahdr(t, le=False, preview=True, trailer=b"", motion_len=None, gm_xmp=GAINMAP_XMP, iso=True, tags=(),
-             pxmp=True):
+             pxmp=True, preview_first=False):
     """A primary and a gain map as libultrahdr lays them out (plus a GPS
     EXIF and a comment in both, an MPF preview that must go and an optional
     trailer). Returns (path, primary bytes, gain-map bytes)."""
@@ -893,10 +893,13 @@ def ultrahdr(t, le=False, preview=True, trailer=b"", motion_len=None, gm_xmp=GAI
     mpf_at = first.index(b"MPF\0") + 4
     size = len(first)
     sizes = [size, size - mpf_at, size + len(gm) - mpf_at][:n]
+    if preview_first:  # the file order differs from the index's and the Container's
+        sizes = [size, size + len(prev) - mpf_at, size - mpf_at]
     primary = build(sizes)
     assert len(primary) == size
     src = t.path("le.jpg" if le else "ultrahdr.jpg")
-    write(src, primary + gm + (prev if preview else b"") + trailer)
+    images = prev + gm if preview_first else gm + (prev if preview else b"")
+    write(src, primary + images + trailer)
     return src, primary, gm
 
 
@@ -951,6 +954,18 @@ def test_gainmap_ultrahdr_kept(t):
     r = unmeta("inspect", src)
     assert b"GainMap" in r.stdout and b"gain map JPEG 56x40" in r.stdout, r.stdout
     assert b"large thumbnail" in r.stdout, "the removed MPF preview is not named"
+
+
+def test_gainmap_after_a_preview(t):
+    # The preview comes first in the file: the Container's GainMap item (the
+    # second) names the gain map by its length, not by its place.
+    src, _, gm = ultrahdr(t, preview_first=True, gm_xmp=None, iso=False)
+    canaries = [c for c in GAINMAP_CANARIES if c not in ("CANARY-GAINMAP-TOOL", "CANARY-ISO-EXTRA")]
+    out = judge(t, src, canaries, allow=GAINMAP_ALLOW)
+    d = read(out)
+    write(t.path("g-in.jpg"), gm)
+    assert djpeg(mpf_image(t, out)) == djpeg(t.path("g-in.jpg")), "the preview was kept instead of the gain map"
+    assert d.count(b"\xff\xd8\xff") == 2 and b'Item:Length="' in d
 
 
 def test_gainmap_little_endian_mpf(t):
