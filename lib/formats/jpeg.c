@@ -723,6 +723,9 @@ static size_t mpf_size(size_t images)
 static int emit_mpf(jpeg *j)
 {
     size_t n = mpf_size(j->ngms + 1);
+    if (2 + n > 0xFFFF)
+        return um_fail(j->job, UNMETA_E_LIMIT, "JPEG: an MPF index of %zu images does not fit in one segment",
+                       j->ngms + 1);
     j->mpf_out_at = um_plan_size(j->job);
     j->mpf_out = um_plan_reserve(j->job, 4 + n);
     return j->mpf_out ? 0 : j->job->err;
