@@ -740,5 +740,15 @@ def test_clean_file_stays_clean(t):
     judge(t, src, out)
 
 
+def test_samsung_motion_photo_mpvd_reported_and_removed(t):
+    # Samsung's motion photo: the video is an MP4 in a top-level 'mpvd' box.
+    src = harness.shared_dir("corpus", "modern", "motionphoto", "ente-io__motion_photos__motionphoto.heic")
+    r = harness.unmeta("inspect", src)
+    assert r.returncode == 0, r.stderr
+    assert b"motion photo video, 2.0 s, audio" in r.stdout and b"[mpvd @" in r.stdout, r.stdout
+    out = t.strip(src)
+    assert b"mpvd" not in harness.read(out) and b"ftypmp42" not in harness.read(out)
+
+
 if __name__ == "__main__":
     harness.main(globals())

@@ -6,6 +6,7 @@ matters), the auto-oriented render must be the same, strip(strip(x)) must
 equal strip(x), and `unmeta check` must say dirty before and clean after.
 Corrupt inputs must be refused with the original untouched."""
 import os
+import shutil
 import struct
 import subprocess
 
@@ -758,6 +759,367 @@ def test_corrupt_in_place_untouched(t):
     assert read(src) == before
     assert not [n for n in os.listdir(t.tmp) if "unmeta-tmp" in n]
 
+
+
+# ---- gain maps (Ultra HDR, Adobe, ISO 21496-1) and motion photos -------------
+
+HDRGM = "http://ns.adobe.com/hdr-gain-map/1.0/"
+ISO_SIG = b"urn:iso:std:iso:ts:21496:-1\0"
+XMP_SIG = b"http://ns.adobe.com/xap/1.0/\0"
+# What a stripped gain-map file may hold, by exiftool tag name or key.
+GAINMAP_ALLOW = {"MPFVersion", "NumberOfImages", "MPImageFlags", "MPImageFormat", "MPImageType",
+                 "MPImageLength", "MPImageStart", "DependentImage1EntryNumber",
+                 "DependentImage2EntryNumber", "MPImage2", "MPImage3",
+                 "DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength",
+                 "XMP:XMP-HDRGainMap:HDRGainMapVersion", "XMP:XMP-HDRGainMap:HDRGainMapHeadroom",
+                 "XMP:XMP-apdi:AuxiliaryImageType"} | {
+    f"XMP:XMP-hdrgm:{p}" for p in ("Version", "GainMapMin", "GainMapMax", "Gamma", "OffsetSDR",
+                                   "OffsetHDR", "HDRCapacityMin", "HDRCapacityMax",
+                                   "BaseRenditionIsHDR")}
+
+
+def xmp_segment(text):
+    return segment(0xE1, XMP_SIG + text.encode())
+
+
+def primary_xmp(gm_len, motion_len=None):
+    motion = ""
+    if motion_len is not None:
+        motion = ('<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="MotionPhoto" '
+                  f'Item:Mime="video/mp4" Item:Length="{motion_len}"/></rdf:li>')
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="CANARY-XMP-TOOLKIT">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" xmlns:hdrgm="{HDRGM}" '
+            'xmlns:Container="http://ns.google.com/photos/1.0/container/" '
+            'xmlns:Item="http://ns.google.com/photos/1.0/container/item/" '
+            'xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+            'xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" '
+            'hdrgm:Version="1.0" xmp:CreatorTool="CANARY-PRIMARY-TOOL" GCamera:MotionPhoto="1" '
+            'GCamera:MicroVideo="1">'
+            '<Container:Directory><rdf:Seq>'
+            '<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="Primary" '
+            'Item:Mime="image/jpeg"/></rdf:li>'
+            '<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="GainMap" '
+            f'Item:Mime="image/jpeg" Item:Length="{gm_len}"/></rdf:li>{motion}'
+            '</rdf:Seq></Container:Directory></rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+GAINMAP_XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    f'<rdf:Description rdf:about="" xmlns:hdrgm="{HDRGM}" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+    'hdrgm:Version="1.0" hdrgm:GainMapMin="0.125" hdrgm:Gamma="1" hdrgm:OffsetSDR="0.015625" '
+    'hdrgm:OffsetHDR="0.015625" hdrgm:HDRCapacityMin="0" hdrgm:HDRCapacityMax="2.3" '
+    'hdrgm:BaseRenditionIsHDR="False" xmp:CreatorTool="CANARY-GAINMAP-TOOL">'
+    '<hdrgm:GainMapMax><rdf:Seq><rdf:li>2.25</rdf:li><rdf:li>2.5</rdf:li><rdf:li>2.75</rdf:li>'
+    '</rdf:Seq></hdrgm:GainMapMax></rdf:Description></rdf:RDF></x:xmpmeta>')
+
+# ISO 21496-1 gain-map metadata: versions 0/0, flags 0 (one channel, own
+# denominators), two headrooms, then min, max, gamma, base and alternate
+# offsets as numerator/denominator pairs: 61 bytes.
+ISO_GAINMAP = struct.pack(">HHB", 0, 0, 0) + struct.pack(">IIII", 0, 1, 23, 10) + \
+    struct.pack(">iIiIIIiIiI", 1, 8, 9, 4, 1, 1, 1, 64, 1, 64)
+
+
+def mpf_body(entries, le=False):
+    """An MPF APP2 body: the MP Index IFD (version, count, entries) and, as
+    cameras write, an MP Attribute IFD for the first image. entries:
+    (attribute, size, offset, dep1, dep2)."""
+    e = "<" if le else ">"
+    n = len(entries)
+    ifd = struct.pack(e + "H", 3)
+    list_at = 8 + 2 + 36 + 4
+    attr_ifd = list_at + 16 * n
+    ifd += struct.pack(e + "HHI", 0xB000, 7, 4) + b"0100"
+    ifd += struct.pack(e + "HHII", 0xB001, 4, 1, n)
+    ifd += struct.pack(e + "HHII", 0xB002, 7, 16 * n, list_at)
+    ifd += struct.pack(e + "I", attr_ifd)
+    lst = b"".join(struct.pack(e + "IIIHH", *x) for x in entries)
+    # MP Attribute IFD: MPIndividualNum 1 (an image's own number).
+    attr = struct.pack(e + "H", 1) + struct.pack(e + "HHII", 0xB101, 4, 1, 1) + struct.pack(e + "I", 0)
+    tiff = (b"II\x2a\0" if le else b"MM\0\x2a") + struct.pack(e + "I", 8) + ifd + lst + attr
+    return b"MPF\0" + tiff
+
+
+def make_video(t, seconds=1.5, audio=True):
+    harness.need("ffmpeg")
+    out = t.path("clip.mp4")
+    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size=64x48:rate=10:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
+    args += ["-c:v", "mpeg4", "-metadata", "title=CANARY-VIDEO-TITLE", "-t", str(seconds), out]
+    run(args, check=True)
+    return read(out)
+
+
+def samsung_trailer(video):
+    """Samsung's SEFT trailer holding a MotionPhoto_Data block."""
+    block = struct.pack("<HHI", 0, 0x0A30, 16) + b"MotionPhoto_Data" + video
+    other = struct.pack("<HHI", 0, 0x0A01, 10) + b"Image_UTC_" + b"CANARY-SEF-TIME"
+    blocks = other + block
+    entries = [(0x0A01, len(blocks), len(other)), (0x0A30, len(block), len(block))]
+    d = b"SEFH" + struct.pack("<II", 107, len(entries))
+    for typ, noff, size in entries:
+        d += struct.pack("<HHII", 0, typ, noff, size)
+    return blocks + d + struct.pack("<I", len(d)) + b"SEFT"
+
+
+def ultrahdr(t, le=False, preview=True, trailer=b"", motion_len=None, gm_xmp=GAINMAP_XMP, iso=True, tags=(),
+             pxmp=True, preview_first=False):
+    """A primary and a gain map as libultrahdr lays them out (plus a GPS
+    EXIF and a comment in both, an MPF preview that must go and an optional
+    trailer). Returns (path, primary bytes, gain-map bytes)."""
+    gm = read(exiftool(cjpeg(t, "gm.jpg", 56, 40, "-grayscale", seed=3), "-GPSLatitude=12.5",
+                       "-GPSLatitudeRef=N", "-Make=CANARY-GM-MAKE", "-Comment=CANARY-GM-COMMENT"))
+    segs = [xmp_segment(gm_xmp)] if gm_xmp else []
+    if iso:
+        segs.append(segment(0xE2, ISO_SIG + ISO_GAINMAP + b"CANARY-ISO-EXTRA"))
+    gm = insert_after_soi(gm, *segs)
+    prev = read(exiftool(cjpeg(t, "prev.jpg", 64, 48, seed=9), "-Make=CANARY-PREVIEW-MAKE"))
+    base = read(exiftool(cjpeg(t, "primary.jpg", 227, 149, seed=1), "-GPSLatitude=48.85",
+                         "-GPSLatitudeRef=N", "-Make=CANARY-PRIMARY-MAKE", "-Comment=CANARY-PRIMARY-COMMENT", *tags))
+    n = 3 if preview else 2
+
+    def build(sizes):
+        mpf = mpf_body([(0x20030000, sizes[0], 0, 0, 0), (0, len(gm), sizes[1], 0, 0)] +
+                       ([(0x010001, len(prev), sizes[2], 0, 0)] if preview else []), le)
+        segs = [xmp_segment(primary_xmp(len(gm), motion_len))] if pxmp else []
+        if iso:
+            segs.append(segment(0xE2, ISO_SIG + b"\0\0\0\0"))
+        segs.append(segment(0xE2, mpf))
+        return insert_after_soi(base, *segs)
+
+    first = build([0] * n)
+    mpf_at = first.index(b"MPF\0") + 4
+    size = len(first)
+    sizes = [size, size - mpf_at, size + len(gm) - mpf_at][:n]
+    if preview_first:  # the file order differs from the index's and the Container's
+        sizes = [size, size + len(prev) - mpf_at, size - mpf_at]
+    primary = build(sizes)
+    assert len(primary) == size
+    src = t.path("le.jpg" if le else "ultrahdr.jpg")
+    images = prev + gm if preview_first else gm + (prev if preview else b"")
+    write(src, primary + images + trailer)
+    return src, primary, gm
+
+
+def mpf_image(t, path, k=2):
+    r = run(["exiftool", "-b", f"-MPImage{k}", path], check=True)
+    assert r.stdout[:3] == b"\xff\xd8\xff", f"{path}: exiftool finds no MPImage{k}"
+    out = t.path(f"mpimage{k}-{os.path.basename(path)}")
+    write(out, r.stdout)
+    return out
+
+
+def hdrgm(path):
+    return {k.split(":")[-1]: v for k, v in exif(path).items() if k.startswith("XMP:XMP-hdrgm:")}
+
+
+GAINMAP_CANARIES = ["CANARY-PRIMARY-MAKE", "CANARY-PRIMARY-COMMENT", "CANARY-PRIMARY-TOOL", "CANARY-XMP-TOOLKIT",
+                    "CANARY-GM-MAKE", "CANARY-GM-COMMENT", "CANARY-GAINMAP-TOOL", "CANARY-ISO-EXTRA",
+                    "CANARY-PREVIEW-MAKE"]
+
+
+def judge_gainmap(t, src, gm_in, canaries=GAINMAP_CANARIES, container=True):
+    out = judge(t, src, canaries, allow=GAINMAP_ALLOW)
+    info = exif(out)
+    assert info.get("MPF:MPF0:NumberOfImages") == 2, f"{out}: MPF lists {info.get('MPF:MPF0:NumberOfImages')}"
+    gm_out = mpf_image(t, out)
+    gm_ref = t.path("gm-in.jpg")
+    write(gm_ref, gm_in)
+    assert djpeg(gm_out) == djpeg(gm_ref), "the gain map's pixels changed"
+    assert hdrgm(gm_out) == hdrgm(gm_ref) and hdrgm(gm_out).get("GainMapMax"), \
+        f"gain-map parameters differ: {hdrgm(gm_out)} vs {hdrgm(gm_ref)}"
+    bad = harness.leaks(gm_out, GAINMAP_ALLOW)
+    assert not bad, f"the kept gain map still holds {bad}"
+    g = read(gm_out)
+    assert not find_segments(g, 0xFE) and not find_segments(g, 0xE1, b"Exif\0"), "gain map keeps COM or EXIF"
+    assert find_segments(g, 0xE2, ISO_SIG) == [(find_segments(g, 0xE2, ISO_SIG)[0][0], 4 + len(ISO_SIG) + 61)], \
+        "the gain map's ISO 21496-1 block is not its 61 bytes of parameters"
+    d = read(out)
+    assert find_segments(d, 0xE2, ISO_SIG)[0][1] == 4 + len(ISO_SIG) + 4, "the primary's ISO version block"
+    if container:
+        assert b'Item:Length="%d"' % len(g) in d, "the Container directory does not give the new gain-map length"
+    else:
+        assert b"Container:Directory" not in d, "a Container directory the input did not have"
+    assert b'hdrgm:Version="1.0"' in d[:len(d) - len(g)], "the primary lost hdrgm:Version"
+    # The gain map ends the file: nothing but the two images remains.
+    assert d.endswith(g) and d.count(b"\xff\xd8\xff") == 2, "bytes beyond the primary and its gain map remain"
+    return out
+
+
+def test_gainmap_ultrahdr_kept(t):
+    src, _, gm = ultrahdr(t)
+    out = judge_gainmap(t, src, gm)
+    r = unmeta("inspect", src)
+    assert b"GainMap" in r.stdout and b"gain map JPEG 56x40" in r.stdout, r.stdout
+    assert b"large thumbnail" in r.stdout, "the removed MPF preview is not named"
+
+
+def test_gainmap_after_a_preview(t):
+    # The preview comes first in the file: the Container's GainMap item (the
+    # second) names the gain map by its length, not by its place.
+    src, _, gm = ultrahdr(t, preview_first=True, gm_xmp=None, iso=False)
+    canaries = [c for c in GAINMAP_CANARIES if c not in ("CANARY-GAINMAP-TOOL", "CANARY-ISO-EXTRA")]
+    out = judge(t, src, canaries, allow=GAINMAP_ALLOW)
+    d = read(out)
+    write(t.path("g-in.jpg"), gm)
+    assert djpeg(mpf_image(t, out)) == djpeg(t.path("g-in.jpg")), "the preview was kept instead of the gain map"
+    assert d.count(b"\xff\xd8\xff") == 2 and b'Item:Length="' in d
+
+
+def test_gainmap_little_endian_mpf(t):
+    src, _, gm = ultrahdr(t, le=True)
+    out = judge_gainmap(t, src, gm)
+    mpf = find_segments(read(out), 0xE2, b"MPF\0")
+    assert read(out)[mpf[0][0] + 8:mpf[0][0] + 10] == b"II", "the MPF's byte order changed"
+
+
+def test_gainmap_found_by_its_own_xmp_without_container(t):
+    # Adobe's layout: hdrgm:Version in the primary, no Container directory.
+    src, primary, gm = ultrahdr(t, preview=False)
+    data = read(src).replace(b"Semantic=\"GainMap\"", b"Semantic=\"Unknown\"")
+    write(src, data)
+    judge_gainmap(t, src, gm, [c for c in GAINMAP_CANARIES if "PREVIEW" not in c], container=False)
+
+
+def test_gainmap_found_by_iso_block_alone(t):
+    src, _, gm = ultrahdr(t, gm_xmp=None)
+    out = t.strip(src)
+    assert exif(out).get("MPF:MPF0:NumberOfImages") == 2
+    write(t.path("g.jpg"), gm)
+    assert djpeg(mpf_image(t, out)) == djpeg(t.path("g.jpg"))
+
+
+def test_gainmap_motion_photo_mp4_reported_and_removed(t):
+    video = make_video(t)
+    src, _, gm = ultrahdr(t, trailer=video, motion_len=len(video))
+    r = unmeta("inspect", src)
+    assert b"motion photo video, 1.5 s, audio" in r.stdout, r.stdout
+    out = judge_gainmap(t, src, gm, GAINMAP_CANARIES + ["CANARY-VIDEO-TITLE"])
+    assert b"ftyp" not in read(out) and b"MotionPhoto" not in read(out) and b"MicroVideo" not in read(out)
+
+
+def test_motion_photo_without_audio(t):
+    video = make_video(t, seconds=2, audio=False)
+    base = read(cjpeg(t, "m.jpg"))
+    src = t.path("motion.jpg")
+    write(src, base + video)
+    r = unmeta("inspect", src)
+    assert b"motion photo video, 2.0 s, no audio" in r.stdout, r.stdout
+    assert read(t.strip(src)) == base
+
+
+def test_motion_photo_samsung_seft(t):
+    video = make_video(t)
+    src, _, gm = ultrahdr(t, trailer=samsung_trailer(video))
+    r = unmeta("inspect", src)
+    assert b"Samsung SEFT" in r.stdout and b"motion photo video, 1.5 s, audio" in r.stdout, r.stdout
+    judge_gainmap(t, src, gm, GAINMAP_CANARIES + ["CANARY-VIDEO-TITLE", "CANARY-SEF-TIME"])
+
+
+APPLE_XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 6.0.0">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description rdf:about="" xmlns:HDRGainMap="http://ns.apple.com/HDRGainMap/1.0/" '
+    'xmlns:apdi="http://ns.apple.com/pixeldatainfo/1.0/" xmlns:xmp="http://ns.adobe.com/xap/1.0/">'
+    '<HDRGainMap:HDRGainMapVersion>65536</HDRGainMap:HDRGainMapVersion>'
+    '<HDRGainMap:HDRGainMapHeadroom>3.85</HDRGainMap:HDRGainMapHeadroom>'
+    '<apdi:AuxiliaryImageType>urn:com:apple:photo:2020:aux:hdrgainmap</apdi:AuxiliaryImageType>'
+    '<apdi:NativeFormat>1278226488</apdi:NativeFormat>'
+    '<xmp:CreatorTool>CANARY-APPLE-TOOL</xmp:CreatorTool>'
+    '</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+def test_gainmap_apple(t):
+    # Apple: no hdrgm, no Container, no ISO block; the gain map names itself.
+    src, _, gm = ultrahdr(t, gm_xmp=APPLE_XMP, iso=False, pxmp=False)
+    canaries = [c for c in GAINMAP_CANARIES if c not in ("CANARY-ISO-EXTRA", "CANARY-XMP-TOOLKIT",
+                                                         "CANARY-PRIMARY-TOOL", "CANARY-GAINMAP-TOOL")]
+    canaries.append("CANARY-APPLE-TOOL")
+    out = judge(t, src, canaries, allow=GAINMAP_ALLOW)
+    assert exif(out).get("MPF:MPF0:NumberOfImages") == 2
+    g = mpf_image(t, out)
+    info = exif(g)
+    assert info.get("XMP:XMP-HDRGainMap:HDRGainMapVersion") == 65536, info
+    assert info.get("XMP:XMP-HDRGainMap:HDRGainMapHeadroom") == 3.85, info
+    assert info.get("XMP:XMP-apdi:AuxiliaryImageType") == "urn:com:apple:photo:2020:aux:hdrgainmap", info
+    assert not any("NativeFormat" in k for k in info), "an Apple property beyond the gain map's was kept"
+    write(t.path("g-in.jpg"), gm)
+    assert djpeg(g) == djpeg(t.path("g-in.jpg"))
+    assert b"<x:xmpmeta" not in read(out)[:read(out).index(b"\xff\xd9")], "the primary got an XMP it never had"
+
+
+def test_gainmap_refused_when_mpf_points_outside(t):
+    src, primary, gm = ultrahdr(t, preview=False)
+    data = read(src)
+    write(src, data[:len(primary) + len(gm) - 100])  # the gain map cut short
+    err = t.refuse(src)
+    assert "MPF" in err, err
+
+
+def test_gainmap_refused_when_images_overlap(t):
+    src, primary, gm = ultrahdr(t)
+    data = bytearray(read(src))
+    at = data.index(b"MPF\0") + 4
+    # The preview's offset (third entry) moved into the gain map.
+    e = at + 8 + 2 + 36 + 4 + 32 + 8
+    struct.pack_into(">I", data, e, struct.unpack_from(">I", data, e)[0] - 16)
+    write(src, bytes(data))
+    assert "overlap" in t.refuse(src)
+
+
+def test_gainmap_refused_when_not_a_jpeg(t):
+    src, primary, gm = ultrahdr(t, preview=False)
+    data = bytearray(read(src))
+    data[len(primary) + 1] = 0x00  # the gain map's SOI broken
+    write(src, bytes(data))
+    assert "not a JPEG" in t.refuse(src)
+
+
+def test_gainmap_bad_parameter_refused(t):
+    src, _, gm = ultrahdr(t, gm_xmp=GAINMAP_XMP.replace('hdrgm:Gamma="1"', 'hdrgm:Gamma="CANARY"'))
+    assert "not a number" in t.refuse(src)
+
+
+def test_gainmap_orientation_not_baked(t):
+    src, _, gm = ultrahdr(t, preview=False, tags=("-Orientation#=6",))
+    # Rotating the primary alone would misalign its gain map: the tag stays.
+    out = t.strip(src, "--apply-orientation")
+    assert exif(out).get("EXIF:IFD0:Orientation") == 6
+    assert exif(out).get("MPF:MPF0:NumberOfImages") == 2
+    assert djpeg(out) == djpeg(src), "the primary was rotated"
+    r = unmeta("inspect", src)
+    assert r.returncode == 0
+
+
+def test_corpus_ultrahdr(t):
+    corpus = harness.shared_dir("corpus", "modern", "ultrahdr")
+    harness.need("exiftool", "djpeg")
+    files = sorted(f for f in os.listdir(corpus) if f.lower().endswith(".jpg"))
+    assert files, "no files in the Ultra HDR corpus"
+    for name in files:
+        src = os.path.join(corpus, name)
+        out = t.strip(src, out=t.path(name))
+        n_in = exif(src).get("MPF:MPF0:NumberOfImages")
+        assert exif(out).get("MPF:MPF0:NumberOfImages") == n_in, f"{name}: MPF images {n_in} -> {exif(out)}"
+        assert djpeg(out) == djpeg(src), f"{name}: primary pixels changed"
+        for k in range(2, n_in + 1):
+            gi, go = mpf_image(t, src, k), mpf_image(t, out, k)
+            assert djpeg(gi) == djpeg(go), f"{name}: gain map {k} pixels changed"
+            assert hdrgm(gi) == hdrgm(go) and hdrgm(go), f"{name}: {hdrgm(gi)} != {hdrgm(go)}"
+        bad = harness.leaks(out, GAINMAP_ALLOW)
+        assert not bad, f"{name}: {bad}"
+        assert unmeta("check", "-q", out).returncode == 0, f"{name}: stripped file checks dirty"
+        # libultrahdr's own decoder, when installed (ultrahdr_app, built from
+        # google/libultrahdr): the HDR rendition must be the same bits.
+        if shutil.which("ultrahdr_app"):
+            renders = []
+            for f in (src, out):
+                raw = t.path(os.path.basename(f) + ".raw")
+                r = run(["ultrahdr_app", "-m", "1", "-j", f, "-o", "2", "-O", "5", "-z", raw])
+                renders.append((r.returncode, read(raw) if r.returncode == 0 else r.stdout[-200:]))
+            assert renders[0] == renders[1], f"{name}: libultrahdr decodes the output differently"
+        t.assert_idempotent(out)
 
 if __name__ == "__main__":
     harness.main(globals())

@@ -49,6 +49,7 @@
 #include "../plan.h"
 #include "../report.h"
 #include "common/box.h"
+#include "common/motion.h"
 #include "common/exif.h"
 #include "common/icc.h"
 #include "common/xmp.h"
@@ -338,6 +339,8 @@ static int report_box(heif *h, const um_box *b, const char *where)
         }
         return 0;
     }
+    if (b->type == FOURCC('m', 'p', 'v', 'd')) /* Samsung motion photo: an MP4 */
+        return um_motion_report(job, blk, b->off + b->hdr, b->off + b->size);
     return um_report_finding(job, blk, UNMETA_CAT_OTHER, "Box", "'%s', %llu bytes", t, (unsigned long long)n);
 }
 

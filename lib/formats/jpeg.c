@@ -1,5 +1,6 @@
 /*
- * jpeg.c - JPEG (ITU-T T.81, JFIF 1.02, EXIF 2.32 APP1, ICC.1 Annex B).
+ * jpeg.c - JPEG (ITU-T T.81, JFIF 1.02, EXIF 2.32 APP1, ICC.1 Annex B,
+ * CIPA DC-007 MPF, Adobe gain map 1.0, ISO 21496-1).
  *
  * Pass 1 walks the marker segments (B.1.1.2) and the entropy-coded data
  * after each SOS to the next marker, building a list of segments and
@@ -11,9 +12,25 @@
  *                possibly in several chunks) neutralised (icc.h), or dropped
  *                with UNMETA_ICC_STRIP; EXIF reduced to Orientation when it
  *                is not 1 (or the image rotated losslessly on request);
- *   dropped:     every other APPn (EXIF, XMP, Extended XMP, MPF, FlashPix,
+ *   dropped:     every other APPn (EXIF, XMP, Extended XMP, FlashPix,
  *                Photoshop/IPTC, Ducky...), COM, JFXX thumbnails, stray
- *                bytes between segments, and everything after EOI.
+ *                bytes between segments.
+ * After EOI, the images the primary's MPF index lists are read (an index
+ * whose images fall outside the trailer, overlap or are not JPEGs is
+ * refused when the file shows a gain map, else the whole trailer goes). An
+ * HDR gain map (named by a Container directory item of its length, or by
+ * its own hdrgm or Apple XMP, or its ISO 21496-1 block) is walked and
+ * cleaned like a primary, but keeps no EXIF and only its rendering
+ * parameters: an XMP packet rebuilt from its hdrgm numbers (Apple: the
+ * auxiliary type, HDRGainMap version and headroom) and its ISO 21496-1
+ * block cut to the length its flags give. The primary then gets an MPF
+ * index of exactly itself and its gain maps (input byte order, entry
+ * attributes and renumbered dependent images kept, no attribute IFDs), a
+ * minimal XMP with hdrgm:Version and the Container directory when the
+ * input had them, and its ISO 21496-1 version block. Every other MPF image
+ * and every byte no image claims (motion-photo MP4s, Samsung's SEFT
+ * trailer, padding) is removed and reported; a video is described by
+ * common/motion.h.
  * Any other marker (JPEG-LS, reserved codes) is refused: libjpeg refuses
  * them too, so nothing renderable is lost, and nothing unknown passes.
  */
@@ -28,6 +45,7 @@
 #include "../report.h"
 #include "common/exif.h"
 #include "common/icc.h"
+#include "common/motion.h"
 #include "common/xmp.h"
 #include "format.h"
 
@@ -38,7 +56,14 @@ enum seg_class {
     SEG_JFIF,        /* APP0 JFIF: copy, without thumbnail */
     SEG_ICC,         /* APP2 ICC_PROFILE chunk */
     SEG_EXIF,        /* APP1 Exif */
+    SEG_XMP,         /* APP1 XMP: the rebuilt gain-map packet goes in place of the first */
+    SEG_MPF,         /* APP2 MPF of the primary: rebuilt in place */
+    SEG_ISO_VER,     /* APP2 ISO 21496-1 of the primary: its version only */
 };
+
+#define ISO_SIG "urn:iso:std:iso:ts:21496:-1"  /* with its NUL: 28 bytes */
+#define ISO_SIG_LEN 28
+#define MAX_SEMANTICS 16                        /* Container directory items read */
 
 typedef struct seg {
     uint64_t start;  /* first byte (first fill 0xFF before a marker) */
@@ -64,7 +89,57 @@ typedef struct jpeg {
     uint32_t icc_chunks;      /* count declared by the chunks */
     int icc_block;
     uint64_t dropped_bytes;   /* stray bytes between segments */
+    /* Where the image lies: the primary from 0 to the end of the file, a
+     * gain map in the range its MPF entry gives. */
+    uint64_t base, limit;
+    uint64_t eoi_end;         /* one past the EOI marker */
+    int secondary;            /* a gain map: keeps its rendering parameters only */
+    uint16_t width, height;   /* from the frame header */
+    /* The primary's multi-picture structure (CIPA DC-007) and gain-map XMP. */
+    int mpf_seen;
+    uint64_t mpf_body;        /* "MPF\0" in the input */
+    uint32_t mpf_len;
+    int mpf_block;
+    char gm_version[24];      /* hdrgm:Version of the primary's XMP */
+    char sem[MAX_SEMANTICS][16]; /* its Container directory, in order */
+    uint64_t sem_len[MAX_SEMANTICS];
+    int xmp_minimal;          /* the XMP is exactly what strip writes */
+    int nsem;
+    int xmp_seen;
+    uint8_t iso_version[4];   /* ISO 21496-1 version block of the primary */
+    int iso_seen;
+    int iso_block, xmp_block;
+    /* A gain map's rebuilt XMP packet and its ISO 21496-1 parameters. */
+    char *gm_xmp;
+    size_t gm_xmp_len;
+    uint8_t *iso;
+    size_t iso_len;
+    /* The primary's kept gain maps (see trailer()). */
+    struct gainmap *gms;
+    size_t ngms;
+    uint32_t mp_attr;         /* the primary's MP Entry attribute */
+    uint16_t mp_dep1, mp_dep2; /* and its dependent images, renumbered */
+    int mpf_le;               /* the MPF's byte order */
+    uint8_t *mpf_out;         /* the reserved MPF segment, filled after the primary is planned */
+    uint64_t mpf_out_at;      /* its output offset */
 } jpeg;
+
+/* One image the MPF index lists after the primary. */
+typedef struct mp_entry {
+    uint32_t attr;            /* individual image attribute: flags, format, type */
+    uint32_t size, off;       /* as declared (off from the MPF TIFF header) */
+    uint16_t dep1, dep2;      /* dependent image entry numbers, 1-based, 0 none */
+    uint64_t at;              /* absolute offset in the input */
+    uint32_t index;           /* 1-based, in the order the index lists it */
+    uint32_t out_index;       /* 1-based in the output's MPF, 0 when removed */
+} mp_entry;
+
+typedef struct gainmap {
+    jpeg img;
+    uint32_t attr;
+    uint16_t dep1, dep2;      /* renumbered for the output's MPF */
+    uint64_t out_len;
+} gainmap;
 
 static int probe(const uint8_t *p, size_t n)
 {
@@ -94,6 +169,41 @@ static int add_seg(jpeg *j, uint64_t start, uint64_t end, uint64_t body, uint8_t
 static int starts(const uint8_t *p, size_t n, const char *sig, size_t k)
 {
     return n >= k && memcmp(p, sig, k) == 0;
+}
+
+/* Reads the gain-map part of an image's first XMP packet: a gain map's
+ * rendering parameters, rebuilt; a primary's hdrgm:Version and Container
+ * directory. A packet that is exactly what strip writes (a stripped file)
+ * is "minimal": kept, with nothing to report. */
+static int gainmap_xmp(jpeg *j, int blk, const uint8_t *p, size_t n)
+{
+    um_job *job = j->job;
+    char *x = NULL;
+    size_t xn = 0;
+    if (j->secondary) {
+        UM_TRY(um_xmp_gainmap(job, p, n, &j->gm_xmp, &j->gm_xmp_len));
+        if (j->gm_xmp)
+            um_report_block_action(job, blk, UNMETA_ACTION_REWRITE);
+        j->xmp_minimal = j->gm_xmp && j->gm_xmp_len == n && memcmp(j->gm_xmp, p, n) == 0;
+        if (j->xmp_minimal)
+            um_report_block_action(job, blk, UNMETA_ACTION_KEEP);
+        return 0;
+    }
+    UM_TRY(um_xmp_gainmap_version(job, p, n, j->gm_version));
+    j->nsem = um_xmp_container(p, n, j->sem, j->sem_len, MAX_SEMANTICS);
+    int container = 0, gms = 0;
+    uint64_t lengths[MAX_SEMANTICS];
+    for (int i = 0; i < j->nsem; i++)
+        if (strcmp(j->sem[i], "GainMap") == 0) {
+            container = 1;
+            lengths[gms++] = j->sem_len[i];
+        }
+    if (!j->gm_version[0] && !container)
+        return 0;
+    UM_TRY(um_xmp_gainmap_primary(job, j->gm_version, container, lengths, (size_t)gms, &x, &xn));
+    j->xmp_minimal = xn == n && memcmp(x, p, n) == 0;
+    free(x);
+    return 0;
 }
 
 /* Classifies one APPn/COM segment whose body (up to 64 KiB) is in b[0..n). */
@@ -133,7 +243,7 @@ static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
         blk = um_report_block(job, "APP1 Exif", s->start, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
         UM_TRY(um_exif_scan(job, blk, b + 6, n - 6, &info));
-        if (!j->exif_seen) {
+        if (!j->exif_seen && !j->secondary) {
             j->exif_seen = 1;
             j->orientation = info.orientation;
             s->cls = SEG_EXIF;
@@ -147,8 +257,14 @@ static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
     if (m == 0xE1 && starts(b, n, "http://ns.adobe.com/xap/1.0/\0", 29)) {
         blk = um_report_block(job, "APP1 XMP", s->start, len, UNMETA_ACTION_REMOVE);
         UM_TRY(blk);
-        UM_TRY(um_xmp_scan(job, blk, b + 29, n - 29));
-        s->cls = SEG_DROP;
+        s->cls = j->xmp_seen ? SEG_DROP : SEG_XMP;
+        if (s->cls == SEG_XMP) {
+            j->xmp_seen = 1;
+            j->xmp_block = blk;
+            UM_TRY(gainmap_xmp(j, blk, b + 29, n - 29));
+        }
+        if (!j->xmp_minimal || s->cls == SEG_DROP)
+            UM_TRY(um_xmp_scan(job, blk, b + 29, n - 29));
         return 0;
     }
     if (m == 0xE1 && starts(b, n, "http://ns.adobe.com/xmp/extension/\0", 35)) {
@@ -175,6 +291,55 @@ static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
         s->cls = SEG_ICC;
         s->icc_seq = seq;
         s->block = blk;
+        return 0;
+    }
+    if (m == 0xE2 && starts(b, n, ISO_SIG "\0", ISO_SIG_LEN) && !j->iso_seen) {
+        /* ISO 21496-1: in the primary, a version block (minimum and writer
+         * version, 16 bits each); in a gain map, the rendering parameters,
+         * all numbers, kept to the length their flags give. */
+        j->iso_seen = 1;
+        const uint8_t *d = b + ISO_SIG_LEN;
+        size_t dn = n - ISO_SIG_LEN;
+        if (!j->secondary) {
+            blk = um_report_block(job, "APP2 ISO 21496-1 version", s->start, len,
+                                  dn == 4 ? UNMETA_ACTION_KEEP : UNMETA_ACTION_REWRITE);
+            UM_TRY(blk);
+            j->iso_block = blk;
+            if (dn < 4)
+                return um_fail(job, UNMETA_E_MALFORMED, "JPEG: ISO 21496-1 block at byte %llu has no version",
+                               (unsigned long long)s->start);
+            memcpy(j->iso_version, d, 4);
+            s->cls = SEG_ISO_VER;
+            return 0;
+        }
+        if (dn < 5)
+            return um_fail(job, UNMETA_E_MALFORMED, "JPEG: ISO 21496-1 gain-map metadata at byte %llu is cut short",
+                           (unsigned long long)s->start);
+        size_t channels = d[4] & 0x80 ? 3 : 1;
+        size_t need = d[4] & 0x08 ? 5 + 12 + 20 * channels : 5 + 16 + 40 * channels;
+        if (dn < need)
+            return um_fail(job, UNMETA_E_MALFORMED, "JPEG: ISO 21496-1 gain-map metadata at byte %llu is cut short",
+                           (unsigned long long)s->start);
+        blk = um_report_block(job, "APP2 ISO 21496-1 gain map", s->start, len,
+                              dn == need ? UNMETA_ACTION_KEEP : UNMETA_ACTION_REWRITE);
+        UM_TRY(blk);
+        j->iso = um_malloc(job, need);
+        if (!j->iso)
+            return job->err;
+        memcpy(j->iso, d, need);
+        j->iso_len = need;
+        s->cls = SEG_ISO_VER;
+        return 0;
+    }
+    if (m == 0xE2 && starts(b, n, "MPF\0", 4) && !j->secondary && !j->mpf_seen) {
+        /* Read in trailer(); rebuilt or dropped there. */
+        j->mpf_seen = 1;
+        j->mpf_body = s->body;
+        j->mpf_len = (uint32_t)n;
+        blk = um_report_block(job, "APP2 MPF", s->start, len, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        j->mpf_block = blk;
+        s->cls = SEG_MPF;
         return 0;
     }
     if (m == 0xEE && starts(b, n, "Adobe", 5) && !j->adobe_seen) {
@@ -231,7 +396,7 @@ static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
 static int scan_ecs(jpeg *j, uint64_t off, uint64_t *marker_at)
 {
     um_job *job = j->job;
-    uint64_t size = um_reader_size(job->in);
+    uint64_t size = j->limit;
     for (;;) {
         uint64_t f;
         uint8_t next;
@@ -257,12 +422,12 @@ static int is_sof(uint8_t m)
 static int walk(jpeg *j)
 {
     um_job *job = j->job;
-    uint64_t size = um_reader_size(job->in);
-    uint64_t pos = 2;
+    uint64_t size = j->limit;
+    uint64_t pos = j->base + 2;
     uint8_t hdr[4];
 
-    UM_TRY(um_report_block(job, "SOI", 0, 2, UNMETA_ACTION_KEEP));
-    UM_TRY(add_seg(j, 0, 2, 2, 0xD8, SEG_KEEP));
+    UM_TRY(um_report_block(job, "SOI", j->base, 2, UNMETA_ACTION_KEEP));
+    UM_TRY(add_seg(j, j->base, j->base + 2, j->base + 2, 0xD8, SEG_KEEP));
     for (;;) {
         if (pos >= size)
             return um_fail(job, UNMETA_E_TRUNCATED, "JPEG: the file ends before the EOI marker");
@@ -298,27 +463,7 @@ static int walk(jpeg *j)
                 return um_fail(job, UNMETA_E_MALFORMED, "JPEG: EOI before any image data");
             UM_TRY(um_report_block(job, "EOI", start, pos - start, UNMETA_ACTION_KEEP));
             UM_TRY(add_seg(j, start, pos, pos, m, SEG_KEEP));
-            if (pos < size) {
-                /* A trailer: MPF secondary images, motion-photo videos,
-                 * vendor blocks. Named for the report, never copied. */
-                uint8_t t[12] = { 0 };
-                size_t tn = size - pos < sizeof(t) ? (size_t)(size - pos) : sizeof(t);
-                UM_TRY(um_read_at(job, pos, t, tn));
-                const char *what = "data";
-                if (tn >= 3 && t[0] == 0xFF && t[1] == 0xD8 && t[2] == 0xFF)
-                    what = "JPEG image (MPF secondary image or preview)";
-                else if (tn >= 8 && memcmp(t + 4, "ftyp", 4) == 0)
-                    what = "MP4 video (motion photo)";
-                int allzero = 1;
-                for (size_t i = 0; i < tn; i++)
-                    allzero &= t[i] == 0;
-                if (allzero)
-                    what = "padding";
-                int blk = um_report_block(job, "trailer", pos, size - pos, UNMETA_ACTION_REMOVE);
-                UM_TRY(blk);
-                UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "Trailer", "%s, %llu bytes after EOI", what,
-                                         (unsigned long long)(size - pos)));
-            }
+            j->eoi_end = pos;
             return 0;
         }
         if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) {
@@ -364,6 +509,12 @@ static int walk(jpeg *j)
             name = "SOF";
             if (len < 8)
                 return um_fail(job, UNMETA_E_MALFORMED, "JPEG: frame header too short");
+            if (!j->width) {
+                uint8_t f[5];
+                UM_TRY(um_read_at(job, body, f, 5));
+                j->height = um_be16(f + 1);
+                j->width = um_be16(f + 3);
+            }
         } else {
             switch (m) {
             case 0xC4: name = "DHT"; break;
@@ -521,6 +672,111 @@ static int emit_orientation(jpeg *j)
     return rc;
 }
 
+/* Writes an APPn segment: signature sig[0..k) then data d[0..n). */
+static int emit_app(um_job *job, uint8_t marker, const char *sig, size_t k, const void *d, size_t n)
+{
+    uint8_t h[4] = { 0xFF, marker, 0, 0 };
+    if (2 + k + n > 0xFFFF)
+        return um_fail(job, UNMETA_E_LIMIT, "JPEG: a rebuilt APP%d segment does not fit in 64 KiB", marker - 0xE0);
+    um_put_be16(h + 2, (uint16_t)(2 + k + n));
+    UM_TRY(um_plan_data(job, h, 4));
+    UM_TRY(um_plan_data(job, sig, k));
+    return um_plan_data(job, d, n);
+}
+
+/* The rebuilt XMP: a gain map's rendering parameters, or the primary's
+ * hdrgm:Version and Container directory when gain maps are kept. */
+static int emit_xmp(jpeg *j)
+{
+    static const char sig[] = "http://ns.adobe.com/xap/1.0/";
+    if (j->secondary) {
+        if (!j->gm_xmp)
+            return 0;
+        return emit_app(j->job, 0xE1, sig, sizeof(sig), j->gm_xmp, j->gm_xmp_len);
+    }
+    int container = 0;
+    for (int i = 0; i < j->nsem; i++)
+        container |= strcmp(j->sem[i], "GainMap") == 0;
+    if (!j->ngms || (!j->gm_version[0] && !container))
+        return 0;
+    uint64_t lengths[MAX_SEMANTICS];
+    size_t n = 0;
+    for (; n < j->ngms && n < MAX_SEMANTICS; n++)
+        lengths[n] = j->gms[n].out_len;
+    char *x = NULL;
+    size_t xn = 0;
+    UM_TRY(um_xmp_gainmap_primary(j->job, j->gm_version, container, lengths, n, &x, &xn));
+    int rc = emit_app(j->job, 0xE1, sig, sizeof(sig), x, xn);
+    free(x);
+    return rc;
+}
+
+/* MPF (CIPA DC-007 5.2): "MPF\0", a TIFF header, the MP Index IFD with
+ * MPFVersion, NumberOfImages and the MP Entry list, next IFD 0. */
+#define MPF_IFD_ENTRIES 3
+static size_t mpf_size(size_t images)
+{
+    return 4 + 8 + 2 + 12 * MPF_IFD_ENTRIES + 4 + 16 * images;
+}
+
+/* Reserves the MPF segment; fill_mpf() writes it once offsets are known. */
+static int emit_mpf(jpeg *j)
+{
+    size_t n = mpf_size(j->ngms + 1);
+    if (2 + n > 0xFFFF)
+        return um_fail(j->job, UNMETA_E_LIMIT, "JPEG: an MPF index of %zu images does not fit in one segment",
+                       j->ngms + 1);
+    j->mpf_out_at = um_plan_size(j->job);
+    j->mpf_out = um_plan_reserve(j->job, 4 + n);
+    return j->mpf_out ? 0 : j->job->err;
+}
+
+/* Writes the reserved MPF segment, in the input's byte order, once the
+ * primary's output length and the gain maps' are known. MP Entry offsets
+ * count from the TIFF header (5.2.3.3.3); the first image's is 0. */
+static void fill_mpf(jpeg *j, uint64_t primary_len)
+{
+    uint8_t *p = j->mpf_out;
+    int le = j->mpf_le;
+    size_t images = j->ngms + 1, n = mpf_size(images);
+    void (*p16)(uint8_t *, uint16_t) = le ? um_put_le16 : um_put_be16;
+    void (*p32)(uint8_t *, uint32_t) = le ? um_put_le32 : um_put_be32;
+    p[0] = 0xFF;
+    p[1] = 0xE2;
+    um_put_be16(p + 2, (uint16_t)(2 + n));
+    memcpy(p + 4, "MPF\0", 4);
+    uint8_t *t = p + 8;
+    memcpy(t, le ? "II\x2A\0" : "MM\0\x2A", 4);
+    p32(t + 4, 8);
+    p16(t + 8, MPF_IFD_ENTRIES);
+    uint8_t *e = t + 10;
+    uint32_t entries_at = 8 + 2 + 12 * MPF_IFD_ENTRIES + 4;
+    p16(e, 0xB000); p16(e + 2, 7); p32(e + 4, 4); memcpy(e + 8, "0100", 4);
+    e += 12;
+    p16(e, 0xB001); p16(e + 2, 4); p32(e + 4, 1); p32(e + 8, (uint32_t)images);
+    e += 12;
+    p16(e, 0xB002); p16(e + 2, 7); p32(e + 4, (uint32_t)(16 * images)); p32(e + 8, entries_at);
+    e += 12;
+    p32(e, 0); /* no MP Attribute IFDs: they hold nothing a renderer reads */
+    uint8_t *m = t + entries_at;
+    p32(m, j->mp_attr);
+    p32(m + 4, (uint32_t)primary_len);
+    p32(m + 8, 0);
+    p16(m + 12, j->mp_dep1);
+    p16(m + 14, j->mp_dep2);
+    uint64_t at = primary_len, tiff_at = j->mpf_out_at + 8;
+    for (size_t i = 0; i < j->ngms; i++) {
+        gainmap *g = &j->gms[i];
+        m += 16;
+        p32(m, g->attr);
+        p32(m + 4, (uint32_t)g->out_len);
+        p32(m + 8, (uint32_t)(at - tiff_at));
+        p16(m + 12, g->dep1);
+        p16(m + 14, g->dep2);
+        at += g->out_len;
+    }
+}
+
 /* Pass 2: the keep-list, in input order. */
 static int emit(jpeg *j, int with_orientation)
 {
@@ -554,6 +810,19 @@ static int emit(jpeg *j, int with_orientation)
         case SEG_EXIF:
             if (with_orientation && j->orientation > 1)
                 UM_TRY(emit_orientation(j));
+            break;
+        case SEG_XMP:
+            UM_TRY(emit_xmp(j));
+            break;
+        case SEG_MPF:
+            if (j->ngms)
+                UM_TRY(emit_mpf(j));
+            break;
+        case SEG_ISO_VER:
+            if (j->secondary)
+                UM_TRY(emit_app(job, 0xE2, ISO_SIG, ISO_SIG_LEN, j->iso, j->iso_len));
+            else if (j->ngms)
+                UM_TRY(emit_app(job, 0xE2, ISO_SIG, ISO_SIG_LEN, j->iso_version, 4));
             break;
         default:
             break;
@@ -617,19 +886,443 @@ out:
     return rc < 0 ? rc : done;
 }
 
+/* ---- after the primary's EOI: MPF images, gain maps, motion photos ---- */
+
+#define MAX_PEEK 256 /* segments looked at before a secondary image's scan */
+
+/* Whether the JPEG at [at, end) names itself a gain map before its first
+ * scan: its first XMP packet holds what um_xmp_gainmap() keeps (the one
+ * walk() rebuilds), or an ISO 21496-1 block is there. The same test on the
+ * output must answer the same. Reads without reporting; anything
+ * unreadable answers "no" (walk() judges). */
+static int peek_gainmap(jpeg *j, uint64_t at, uint64_t end, int *is_gm)
+{
+    um_job *job = j->job;
+    uint64_t pos = at + 2;
+    int xmp_seen = 0;
+    *is_gm = 0;
+    for (int i = 0; i < MAX_PEEK && end - pos >= 4; i++) {
+        uint8_t h[4];
+        UM_TRY(um_read_at(job, pos, h, 4));
+        if (h[0] != 0xFF)
+            return 0;
+        if (h[1] == 0xFF) {
+            pos++;
+            continue;
+        }
+        if (h[1] == 0xDA || h[1] == 0xD9)
+            return 0;
+        if ((h[1] >= 0xD0 && h[1] <= 0xD7) || h[1] == 0x01) {
+            pos += 2;
+            continue;
+        }
+        uint16_t len = um_be16(h + 2);
+        if (len < 2 || len > end - pos - 2)
+            return 0;
+        if ((h[1] == 0xE1 || h[1] == 0xE2) && len > 2) {
+            uint8_t *b = NULL;
+            UM_TRY(um_read_block(job, pos + 4, len - 2u, "a JPEG segment", &b));
+            size_t n = len - 2u;
+            if (h[1] == 0xE1 && starts(b, n, "http://ns.adobe.com/xap/1.0/\0", 29) && !xmp_seen) {
+                xmp_seen = 1;
+                if (um_xmp_gainmap_named(b + 29, n - 29))
+                    *is_gm = 1;
+            }
+            if (h[1] == 0xE2 && starts(b, n, ISO_SIG "\0", ISO_SIG_LEN))
+                *is_gm = 1;
+            free(b);
+        }
+        pos += 2u + len;
+    }
+    return 0;
+}
+
+static const char *mp_type_name(uint32_t attr)
+{
+    switch (attr & 0xFFFFFF) {
+    case 0x030000: return "Baseline MP primary image";
+    case 0x010001: return "large thumbnail (VGA)";
+    case 0x010002: return "large thumbnail (full HD)";
+    case 0x020001: return "multi-frame panorama";
+    case 0x020002: return "multi-frame disparity";
+    case 0x020003: return "multi-frame multi-angle";
+    default: return "image";
+    }
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const mp_entry *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static uint16_t renumber(const mp_entry *e, size_t n, uint16_t dep)
+{
+    for (size_t i = 0; dep && i < n; i++)
+        if (e[i].index == dep)
+            return (uint16_t)e[i].out_index;
+    return 0;
+}
+
+/* Reads the MP Index IFD (CIPA DC-007 5.2.3) into a fresh array sorted by
+ * offset, the primary's entry first. An inconsistent index (offsets outside
+ * the trailer, overlapping images, an image that is not a JPEG) is named in
+ * why[] and lists nothing; the caller decides whether that fails. */
+static int read_mpf(jpeg *j, mp_entry **out, size_t *count, char why[160])
+{
+    um_job *job = j->job;
+    uint64_t size = j->limit;
+    uint8_t *b = NULL;
+    mp_entry *e = NULL;
+    int rc = 0;
+    *out = NULL;
+    *count = 0;
+    UM_TRY(um_read_block(job, j->mpf_body, j->mpf_len, "the MPF segment", &b));
+    const uint8_t *t = b + 4;
+    size_t tn = j->mpf_len - 4;
+    uint64_t tiff_at = j->mpf_body + 4;
+    if (tn < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M'))) {
+        snprintf(why, 160, "the MPF segment has no TIFF header");
+        goto done;
+    }
+    int le = t[0] == 'I';
+    j->mpf_le = le;
+#define R16(p) (le ? um_le16(p) : um_be16(p))
+#define R32(p) (le ? um_le32(p) : um_be32(p))
+    uint32_t ifd = R32(t + 4);
+    if (R16(t + 2) != 42 || ifd > tn || tn - ifd < 2) {
+        snprintf(why, 160, "the MPF index is outside its segment");
+        goto done;
+    }
+    uint16_t nent = R16(t + ifd);
+    if ((uint64_t)nent * 12 + 6 > tn - ifd) {
+        snprintf(why, 160, "the MPF index runs past its segment");
+        goto done;
+    }
+    uint32_t images = 0, list = 0, list_len = 0;
+    int have_count = 0, have_list = 0;
+    for (uint16_t i = 0; i < nent; i++) {
+        const uint8_t *d = t + ifd + 2 + 12 * (size_t)i;
+        uint16_t tag = R16(d);
+        if (tag == 0xB001) {
+            images = R32(d + 8);
+            have_count = 1;
+        } else if (tag == 0xB002) {
+            list_len = R32(d + 4);
+            list = R32(d + 8);
+            have_list = 1;
+        }
+    }
+    if (!have_count && !have_list)
+        goto done; /* an index that lists nothing: nothing to keep */
+    if (!have_count || !have_list || images == 0 || list_len != 16ull * images || list > tn || tn - list < list_len) {
+        snprintf(why, 160, "the MPF index does not list its %u images consistently", images);
+        goto done;
+    }
+    e = um_calloc(job, images, sizeof(*e));
+    if (!e) {
+        rc = job->err;
+        goto done;
+    }
+    for (uint32_t i = 0; i < images; i++) {
+        const uint8_t *d = t + list + 16 * (size_t)i;
+        UM_TRY_GOTO(rc, um_job_count_item(job, "MPF images"), done);
+        e[i].attr = R32(d);
+        e[i].size = R32(d + 4);
+        e[i].off = R32(d + 8);
+        e[i].dep1 = R16(d + 12);
+        e[i].dep2 = R16(d + 14);
+        e[i].index = i + 1;
+        if (i == 0) {
+            if (e[i].off != 0) {
+                snprintf(why, 160, "the first MPF image does not start at offset 0");
+                goto done;
+            }
+            e[i].at = 0;
+            continue;
+        }
+        e[i].at = tiff_at + e[i].off;
+        if (e[i].off == 0 || e[i].at < j->eoi_end || e[i].size < 4 || e[i].at > size || size - e[i].at < e[i].size) {
+            snprintf(why, 160, "MPF image %u (%u bytes at offset %u) lies outside the trailer",
+                         i + 1, e[i].size, e[i].off);
+            goto done;
+        }
+    }
+#undef R16
+#undef R32
+    qsort(e + 1, images - 1, sizeof(*e), cmp_entry);
+    for (uint32_t i = 1; i < images; i++) {
+        if (i > 1 && e[i].at < e[i - 1].at + e[i - 1].size) {
+            snprintf(why, 160, "MPF images overlap at byte %llu", (unsigned long long)e[i].at);
+            goto done;
+        }
+        uint8_t sig[3];
+        UM_TRY_GOTO(rc, um_read_at(job, e[i].at, sig, 3), done);
+        if (sig[0] != 0xFF || sig[1] != 0xD8 || sig[2] != 0xFF) {
+            snprintf(why, 160, "MPF image at byte %llu is not a JPEG", (unsigned long long)e[i].at);
+            goto done;
+        }
+    }
+    *out = e;
+    *count = images;
+    e = NULL;
+done:
+    free(b);
+    free(e);
+    return rc;
+}
+
+/* Samsung's trailer (as exiftool reads it): the file ends with a directory
+ * "SEFH", version, count, then 12-byte entries (type, distance back from
+ * the directory to the entry's data, size), its length and "SEFT". Each
+ * data block is 16-bit zero, 16-bit type, 32-bit name length, name, data.
+ * Returns 1 with the region it covers and the video it holds, if any. */
+static int samsung_trailer(jpeg *j, uint64_t from, uint64_t *start, uint64_t *video, uint64_t *video_end,
+                           uint32_t *entries)
+{
+    um_job *job = j->job;
+    uint64_t size = j->limit;
+    uint8_t tail[8];
+    *video = *video_end = 0;
+    *entries = 0;
+    if (size - from < 8 + 12)
+        return 0;
+    UM_TRY(um_read_at(job, size - 8, tail, 8));
+    if (memcmp(tail + 4, "SEFT", 4) != 0)
+        return 0;
+    uint32_t dlen = um_le32(tail);
+    if (dlen < 12 || dlen > size - from - 8 || dlen > job->ctx->limits.max_block)
+        return 0;
+    uint64_t dir = size - 8 - dlen;
+    uint8_t *d = NULL;
+    UM_TRY(um_read_block(job, dir, dlen, "the Samsung trailer directory", &d));
+    uint32_t count = um_le32(d + 8);
+    uint64_t first = dir;
+    int ok = memcmp(d, "SEFH", 4) == 0 && count <= (dlen - 12) / 12;
+    for (uint32_t i = 0; ok && i < count; i++) {
+        const uint8_t *en = d + 12 + 12 * (size_t)i;
+        uint32_t noff = um_le32(en + 4), bsize = um_le32(en + 8);
+        if (noff > dir - from || bsize > noff || bsize < 8) {
+            ok = 0;
+            break;
+        }
+        uint64_t at = dir - noff;
+        if (at < first)
+            first = at;
+        uint8_t bh[8 + 16];
+        int rc = um_read_at(job, at, bh, sizeof(bh) <= bsize ? sizeof(bh) : 8);
+        if (rc < 0) {
+            free(d);
+            return rc;
+        }
+        uint32_t nlen = um_le32(bh + 4);
+        if (nlen == 16 && bsize >= sizeof(bh) && memcmp(bh + 8, "MotionPhoto_Data", 16) == 0) {
+            *video = at + 8 + 16;
+            *video_end = at + bsize;
+        }
+    }
+    free(d);
+    if (!ok)
+        return 0;
+    *start = first;
+    *entries = count;
+    return 1;
+}
+
+/* Reports bytes [a, b) after EOI that no MPF entry claims: removed. */
+static int report_trailer(jpeg *j, uint64_t a, uint64_t b)
+{
+    um_job *job = j->job;
+    if (a >= b)
+        return 0;
+    uint64_t sam = 0, video = 0, video_end = 0;
+    uint32_t entries = 0;
+    int is_sam = 0;
+    if (b == j->limit) {
+        is_sam = samsung_trailer(j, a, &sam, &video, &video_end, &entries);
+        UM_TRY(is_sam);
+    }
+    uint64_t end = is_sam ? sam : b;
+    if (a < end) {
+        uint8_t t[12] = { 0 };
+        size_t tn = end - a < sizeof(t) ? (size_t)(end - a) : sizeof(t);
+        UM_TRY(um_read_at(job, a, t, tn));
+        int allzero = 1;
+        for (size_t i = 0; i < tn; i++)
+            allzero &= t[i] == 0;
+        int blk = um_report_block(job, "trailer", a, end - a, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        if (tn >= 8 && memcmp(t + 4, "ftyp", 4) == 0) {
+            UM_TRY(um_motion_report(job, blk, a, end));
+        } else {
+            const char *what = "data";
+            if (tn >= 3 && t[0] == 0xFF && t[1] == 0xD8 && t[2] == 0xFF)
+                what = "JPEG image (not listed by an MPF index)";
+            else if (allzero)
+                what = "padding";
+            UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "Trailer", "%s, %llu bytes after EOI", what,
+                                     (unsigned long long)(end - a)));
+        }
+    }
+    if (is_sam) {
+        int blk = um_report_block(job, "trailer Samsung SEFT", sam, b - sam, UNMETA_ACTION_REMOVE);
+        UM_TRY(blk);
+        UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "SamsungTrailer", "%u entries, %llu bytes", entries,
+                                 (unsigned long long)(b - sam)));
+        if (video)
+            UM_TRY(um_motion_report(job, blk, video, video_end));
+    }
+    return 0;
+}
+
+static void free_image(jpeg *j)
+{
+    free(j->segs);
+    free(j->icc);
+    free(j->gm_xmp);
+    free(j->iso);
+}
+
+/* What follows the primary's EOI. The images its MPF index lists are read;
+ * gain maps (named by the Container directory, or by their own hdrgm or
+ * Apple XMP, or ISO 21496-1 metadata) are walked and kept, cleaned like a
+ * primary; every other image, and every byte no image claims, is removed. */
+static int trailer(jpeg *j)
+{
+    um_job *job = j->job;
+    mp_entry *e = NULL;
+    size_t n = 0;
+    int rc = 0;
+    uint64_t pos = j->eoi_end;
+    char why[160] = "";
+    if (j->mpf_seen)
+        UM_TRY(read_mpf(j, &e, &n, why));
+    if (why[0]) {
+        /* Without a gain map to keep, the index only led to images that
+         * are removed anyway: remove everything after EOI, as for a file
+         * without MPF. With one, guessing where it lies is not safe. */
+        int hint = j->gm_version[0] || j->iso_seen;
+        for (int i = 0; i < j->nsem; i++)
+            hint |= strcmp(j->sem[i], "GainMap") == 0;
+        if (hint)
+            return um_fail(job, UNMETA_E_MALFORMED, "JPEG: %s, in a file with a gain map", why);
+        UM_TRY(um_report_note(job, "the MPF index is inconsistent (%s); every image after EOI is removed", why));
+    }
+    if (n > 1) {
+        j->gms = um_calloc(job, n - 1, sizeof(*j->gms));
+        if (!j->gms) {
+            rc = job->err;
+            goto done;
+        }
+        j->mp_attr = e[0].attr;
+    }
+    for (size_t i = 1; i < n; i++) {
+        mp_entry *x = &e[i];
+        int gm = 0;
+        UM_TRY_GOTO(rc, peek_gainmap(j, x->at, x->at + x->size, &gm), done);
+        /* A Container item names a gain map by its length: the order of
+         * its items need not be the MPF index's. */
+        for (int k = 0; k < j->nsem; k++)
+            if (strcmp(j->sem[k], "GainMap") == 0 && j->sem_len[k] == x->size)
+                gm = 1;
+        UM_TRY_GOTO(rc, report_trailer(j, pos, x->at), done);
+        pos = x->at + x->size;
+        if (!gm) {
+            int blk = um_report_block(job, "MPF image", x->at, x->size, UNMETA_ACTION_REMOVE);
+            UM_TRY_GOTO(rc, blk, done);
+            UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "MPFImage", "%s (type 0x%06X), %u bytes",
+                                              mp_type_name(x->attr), x->attr & 0xFFFFFF, x->size), done);
+            continue;
+        }
+        gainmap *g = &j->gms[j->ngms++];
+        x->out_index = (uint32_t)j->ngms + 1;
+        g->attr = x->attr;
+        g->img.job = job;
+        g->img.secondary = 1;
+        g->img.base = x->at;
+        g->img.limit = x->at + x->size;
+        int blk = um_report_block(job, "GainMap", x->at, x->size, UNMETA_ACTION_REWRITE);
+        UM_TRY_GOTO(rc, blk, done);
+        UM_TRY_GOTO(rc, walk(&g->img), done);
+        UM_TRY_GOTO(rc, build_icc(&g->img), done);
+        if (g->img.eoi_end < g->img.limit) {
+            int pb = um_report_block(job, "GainMap padding", g->img.eoi_end, g->img.limit - g->img.eoi_end,
+                                     UNMETA_ACTION_REMOVE);
+            UM_TRY_GOTO(rc, pb, done);
+            UM_TRY_GOTO(rc, um_report_finding(job, pb, UNMETA_CAT_EMBEDDED, "Trailer", "%llu bytes after the gain "
+                                              "map's EOI", (unsigned long long)(g->img.limit - g->img.eoi_end)), done);
+        }
+        UM_TRY_GOTO(rc, um_report_note(job, "gain map JPEG %ux%u at byte %llu kept (HDR rendering), with its "
+                                       "rendering parameters only; MPF and XMP rebuilt", g->img.width,
+                                       g->img.height, (unsigned long long)x->at), done);
+    }
+    UM_TRY_GOTO(rc, report_trailer(j, pos, j->limit), done);
+    /* Dependent image entry numbers (1-based, in the index's order) of
+     * the kept images, renumbered; a removed image's number becomes 0. */
+    if (n) {
+        e[0].out_index = 1;
+        j->mp_dep1 = renumber(e, n, e[0].dep1);
+        j->mp_dep2 = renumber(e, n, e[0].dep2);
+    }
+    for (size_t i = 1, k = 0; i < n; i++)
+        if (e[i].out_index) {
+            j->gms[k].dep1 = renumber(e, n, e[i].dep1);
+            j->gms[k].dep2 = renumber(e, n, e[i].dep2);
+            k++;
+        }
+done:
+    free(e);
+    return rc;
+}
+
+/* The output length of a gain map, planned on a discarding plan, so that
+ * the primary's XMP and MPF can give it before it is written. */
+static int measure(jpeg *g, uint64_t *len)
+{
+    um_job *job = g->job;
+    um_plan *real = job->plan, *tmp = NULL;
+    int rc = um_plan_new(&tmp, 1);
+    if (rc < 0)
+        return um_fail(job, rc, "JPEG: out of memory measuring a gain map");
+    job->plan = tmp;
+    rc = emit(g, 0);
+    *len = um_plan_size(job);
+    job->plan = real;
+    um_plan_free(tmp);
+    return rc;
+}
+
 static int run(um_job *job)
 {
     jpeg j;
     int rc;
     memset(&j, 0, sizeof(j));
     j.job = job;
+    j.limit = um_reader_size(job->in);
     UM_TRY_GOTO(rc, walk(&j), done);
     if (!j.sos_seen) {
         rc = um_fail(job, UNMETA_E_MALFORMED, "JPEG: no image data");
         goto done;
     }
     UM_TRY_GOTO(rc, build_icc(&j), done);
-    if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job)) {
+    UM_TRY_GOTO(rc, trailer(&j), done);
+    if (j.ngms) {
+        um_report_block_action(job, j.mpf_block, UNMETA_ACTION_REWRITE);
+        if (j.xmp_seen && (j.gm_version[0] || j.nsem))
+            um_report_block_action(job, j.xmp_block, j.xmp_minimal ? UNMETA_ACTION_KEEP : UNMETA_ACTION_REWRITE);
+        for (size_t i = 0; i < j.ngms; i++)
+            UM_TRY_GOTO(rc, measure(&j.gms[i].img, &j.gms[i].out_len), done);
+    } else {
+        if (j.iso_seen)
+            um_report_block_action(job, j.iso_block, UNMETA_ACTION_REMOVE);
+        if (j.xmp_minimal) /* gain-map XMP without a gain map: removed */
+            UM_TRY_GOTO(rc, um_xmp_scan(job, j.xmp_block, NULL, 0), done);
+    }
+    if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job) && j.ngms) {
+        /* Rotating the primary alone would misalign its gain map. */
+        UM_TRY_GOTO(rc, um_report_note(job, "orientation %d is not applied to the pixels of an image with a gain "
+                                       "map; a minimal Orientation tag is kept instead", j.orientation), done);
+    } else if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job)) {
         UM_TRY_GOTO(rc, apply_orientation(&j), done);
         if (rc == 1) {
             rc = 0;
@@ -637,10 +1330,31 @@ static int run(um_job *job)
         }
         um_plan_reset(job);
     }
-    rc = emit(&j, 1);
+    UM_TRY_GOTO(rc, emit(&j, 1), done);
+    if (j.ngms) {
+        uint64_t primary_len = um_plan_size(job), total = primary_len;
+        for (size_t i = 0; i < j.ngms; i++)
+            total += j.gms[i].out_len;
+        if (total > 0xFFFFFFFFu) {
+            rc = um_fail(job, UNMETA_E_LIMIT, "JPEG: an image with a gain map over 4 GiB cannot be indexed by MPF");
+            goto done;
+        }
+        for (size_t i = 0; i < j.ngms; i++) {
+            uint64_t before = um_plan_size(job);
+            UM_TRY_GOTO(rc, emit(&j.gms[i].img, 0), done);
+            if (um_plan_size(job) - before != j.gms[i].out_len) {
+                rc = um_fail(job, UNMETA_E_STATE, "JPEG: a gain map's planned length changed");
+                goto done;
+            }
+        }
+        if (j.mpf_out)
+            fill_mpf(&j, primary_len);
+    }
 done:
-    free(j.segs);
-    free(j.icc);
+    for (size_t i = 0; i < j.ngms; i++)
+        free_image(&j.gms[i].img);
+    free(j.gms);
+    free_image(&j);
     return rc;
 }
 
