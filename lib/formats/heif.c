@@ -140,6 +140,8 @@ typedef struct heif {
     um_box moov;         /* image sequence or other tracks (movie.h) */
     int have_moov;
     um_movie *mv;
+    range *tr;           /* the tracks' chunks, out 1 for removed tracks */
+    size_t ntr, captr;
 } heif;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -997,29 +999,37 @@ static int in_mdat(const heif *h, uint64_t off, uint64_t len)
     return off >= start && off <= end && len <= end - off;
 }
 
-/* Appends the chunks of the movie's tracks to *list, with out 0 for kept
+/* Lists the chunks of the movie's tracks once (h->tr), with out 0 for kept
  * tracks and 1 for removed ones. */
-static int track_ranges(heif *h, range **list, size_t *n, size_t *cap)
+static int list_tracks(heif *h)
 {
     um_job *job = h->job;
     um_movie_range *k = NULL;
     size_t nk = 0, capk = 0, nz = 0;
     int rc = 0;
-    if (!h->mv)
-        return 0;
     UM_TRY_GOTO(rc, um_movie_kept(h->mv, &k, &nk, &capk), done);
     const um_movie_range *z = um_movie_removed(h->mv, &nz);
     for (size_t i = 0; i < nk + nz; i++) {
         const um_movie_range *x = i < nk ? &k[i] : &z[i - nk];
-        UM_TRY_GOTO(rc, um_grow(job, (void **)list, cap, *n, sizeof(range)), done);
-        (*list)[*n].off = x->off;
-        (*list)[*n].len = x->len;
-        (*list)[*n].out = i >= nk;
-        (*n)++;
+        UM_TRY_GOTO(rc, um_grow(job, (void **)&h->tr, &h->captr, h->ntr, sizeof(range)), done);
+        h->tr[h->ntr].off = x->off;
+        h->tr[h->ntr].len = x->len;
+        h->tr[h->ntr].out = i >= nk;
+        h->ntr++;
     }
 done:
     free(k);
     return rc;
+}
+
+/* Appends h->tr to *list. */
+static int track_ranges(heif *h, range **list, size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < h->ntr; i++) {
+        UM_TRY(um_grow(h->job, (void **)list, cap, *n, sizeof(range)));
+        (*list)[(*n)++] = h->tr[i];
+    }
+    return 0;
 }
 
 /* Merges the extents of kept items (method m) into sorted, disjoint
@@ -1539,8 +1549,10 @@ static int run(um_job *job)
     UM_TRY_GOTO(rc, walk_top(&h), done);
     if (h.have_meta)
         UM_TRY_GOTO(rc, parse_meta(&h), done);
-    if (h.have_moov)
+    if (h.have_moov) {
         UM_TRY_GOTO(rc, um_movie_open(&h.mv, job, FMT, &h.moov, 0, 0), done);
+        UM_TRY_GOTO(rc, list_tracks(&h), done);
+    }
     UM_TRY_GOTO(rc, report_unused(&h), done);
     UM_TRY_GOTO(rc, plan_ranges(&h, 0, &h.fr, &h.nfr, &h.capfr, &h.mdat_total), done);
     UM_TRY_GOTO(rc, plan_ranges(&h, 1, &h.ir, &h.nir, &h.capir, &h.idat_total), done);
@@ -1593,6 +1605,7 @@ static int run(um_job *job)
     rc = 0;
 done:
     um_movie_free(h.mv);
+    free(h.tr);
     free(o.p);
     free(h.mb);
     free(h.kids);
