@@ -6,6 +6,13 @@ extents, unsupported constructions). Every output is judged by exiftool
 (harness.leaks), ImageMagick pixel digests (through libheif), heif-info,
 idempotence and `unmeta check`.
 
+Image sequences and tracks (a 'moov' beside the 'meta') are built from
+heif-enc stills and ffmpeg movies (libaom AV1, x265, AAC) with user data,
+dated headers, named handlers and a timed metadata track added here; their
+packets are judged by ffmpeg streamhash and the still by avifdec (libavif's
+tools, Debian libavif-bin) or ImageMagick, since libheif 1.15 reads no
+sequence brand.
+
 libheif 1.15's heif-enc does not tile large inputs: a 1024x1024 image is one
 coded item, so grids here come from the writer below, not from heif-enc."""
 import os
