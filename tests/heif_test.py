@@ -6,6 +6,13 @@ extents, unsupported constructions). Every output is judged by exiftool
 (harness.leaks), ImageMagick pixel digests (through libheif), heif-info,
 idempotence and `unmeta check`.
 
+Image sequences and tracks (a 'moov' beside the 'meta') are built from
+heif-enc stills and ffmpeg movies (libaom AV1, x265, AAC) with user data,
+dated headers, named handlers and a timed metadata track added here; their
+packets are judged by ffmpeg streamhash and the still by avifdec (libavif's
+tools, Debian libavif-bin) or ImageMagick, since libheif 1.15 reads no
+sequence brand.
+
 libheif 1.15's heif-enc does not tile large inputs: a 1024x1024 image is one
 coded item, so grids here come from the writer below, not from heif-enc."""
 import os
@@ -489,12 +496,273 @@ def test_rotation_and_mirror_kept(t):
     assert b"irot" in data and b"imir" in data, props
 
 
-def test_sequence_refused(t):
-    src = harness.shared_dir("corpus", "heif", "fq__star-8bpc.avifs")
-    copy = t.path("seq.avifs")
-    harness.write(copy, harness.read(src))
-    msg = t.refuse(copy)
-    assert "image sequences" in msg, msg
+# ---- image sequences and tracks (a 'moov' beside the 'meta') ----------------
+
+CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"udta"}
+SEQ_CANARIES = ["CANARY-XYZ", "CANARY-DAY", "CANARY-HANDLER", "CANARY-TOOL", "CANARY-GPS-SAMPLE",
+                "CANARY-META-HANDLER", "CANARY-FREE"]
+
+
+def tree(data):
+    """The boxes of data as [type, payload], payload a list for containers."""
+    return [[typ, tree(p) if typ in CONTAINERS else p] for typ, p, _ in boxes(data)]
+
+
+def flat(nodes):
+    return b"".join(box(typ, flat(p) if isinstance(p, list) else p) for typ, p in nodes)
+
+
+def kids(nodes, typ):
+    return [p for t, p in nodes if t == typ]
+
+
+def stamp_times(payload, when=3786912000):
+    """mvhd/tkhd/mdhd (version 0) with creation and modification times set."""
+    assert payload[0] == 0
+    return payload[:4] + struct.pack(">II", when, when + 1) + payload[12:]
+
+
+def qt_text(typ, text):
+    """A QuickTime international text atom ((c)xyz, (c)day)."""
+    b = text.encode()
+    return box(typ, struct.pack(">HH", len(b), 0x15c7) + b)
+
+
+def meta_track(track_id, chunk_off, sample):
+    """A timed metadata track ('meta' handler, 'mett' entry) with one sample."""
+    times = struct.pack(">II", 3786912000, 3786912000)
+    tkhd = full(b"tkhd", 0, 1, times + struct.pack(">III", track_id, 0, 10) + b"\0" * 60)
+    mdhd = full(b"mdhd", 0, 0, times + struct.pack(">II", 10, 10) + b"\x55\xc4\0\0")
+    hdlr = full(b"hdlr", 0, 0, b"\0" * 4 + b"meta" + b"\0" * 12 + b"CANARY-META-HANDLER\0")
+    dinf = box(b"dinf", full(b"dref", 0, 0, struct.pack(">I", 1) + full(b"url ", 0, 1, b"")))
+    mett = box(b"mett", b"\0" * 6 + struct.pack(">H", 1) + b"\0" + b"application/x-canary\0")
+    stbl = box(b"stbl", full(b"stsd", 0, 0, struct.pack(">I", 1) + mett)
+               + full(b"stts", 0, 0, struct.pack(">III", 1, 1, 10))
+               + full(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, 1, 1))
+               + full(b"stsz", 0, 0, struct.pack(">III", 0, 1, len(sample)))
+               + full(b"stco", 0, 0, struct.pack(">II", 1, chunk_off)))
+    minf = box(b"minf", full(b"nmhd", 0, 0, b"") + dinf + stbl)
+    return [b"trak", tree(tkhd + box(b"mdia", mdhd + hdlr + minf))]
+
+
+def shift_chunks(nodes, delta):
+    """Moves every stco entry of a moov tree by delta."""
+    for t, p in nodes:
+        if isinstance(p, list):
+            shift_chunks(p, delta)
+    for i, (t, p) in enumerate(nodes):
+        if t == b"stco":
+            n = struct.unpack(">I", p[4:8])[0]
+            offs = struct.unpack(f">{n}I", p[8:8 + 4 * n])
+            nodes[i][1] = p[:8] + struct.pack(f">{n}I", *(o + delta for o in offs))
+
+
+def with_track(still, movie, brand=None, dirty=True):
+    """still (a heif-enc file: ftyp, meta, mdat) with the tracks of movie (an
+    ffmpeg MP4) appended: a second mdat holding the movie's media data and,
+    when dirty, a timed metadata sample; then the moov, cleaned of nothing
+    and given a udta ((c)xyz, (c)day), a movie-level meta, set times and a
+    metadata track; then a trailing 'free'. The still keeps its offsets;
+    brand replaces the major brand in place."""
+    top = boxes(movie)
+    mdat = [(p, o) for t, p, o in top if t == b"mdat"][0]
+    moov = tree(kids([(t, p) for t, p, _ in top], b"moov")[0])
+    sample = b"CANARY-GPS-SAMPLE 48.8583 2.2945"
+    payload_at = len(still) + 8
+    shift_chunks(moov, payload_at - mdat[1])
+    if dirty:
+        for node in moov:
+            if node[0] == b"mvhd":
+                node[1] = stamp_times(node[1])
+            if node[0] == b"trak":
+                for k in node[1]:
+                    if k[0] == b"tkhd":
+                        k[1] = stamp_times(k[1])
+                    if k[0] == b"mdia":
+                        for m in k[1]:
+                            if m[0] == b"mdhd":
+                                m[1] = stamp_times(m[1])
+        ilst = box(b"ilst", box(b"\xa9too", box(b"data", struct.pack(">II", 1, 0) + b"CANARY-TOOL")))
+        moov.append([b"meta", b"\0" * 4 + full(b"hdlr", 0, 0, b"\0" * 4 + b"mdir" + b"\0" * 13) + ilst])
+        moov.append([b"udta", [[b"\xa9xyz", qt_text(b"\xa9xyz", "+48.8583+002.2945/CANARY-XYZ")[8:]],
+                               [b"\xa9day", qt_text(b"\xa9day", "2090-01-01 CANARY-DAY")[8:]]]])
+        moov.append(meta_track(99, payload_at + len(mdat[0]), sample))
+    data = bytearray(still)
+    if brand:
+        data[8:12] = brand
+    extra = sample if dirty else b""
+    return bytes(data) + box(b"mdat", mdat[0] + extra) + box(b"moov", flat(moov)) + \
+        (box(b"free", b"CANARY-FREE") if dirty else b"")
+
+
+def ff_movie(t, name, *args):
+    harness.need("ffmpeg")
+    out = t.path(name)
+    harness.run(["ffmpeg", "-v", "error", "-y", *args, "-metadata", "creation_time=2090-01-01T00:00:00Z",
+                 "-metadata:s:0", "handler_name=CANARY-HANDLER", out], check=True)
+    return harness.read(out)
+
+
+def av1_movie(t):
+    return ff_movie(t, "seq.mp4", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=10", "-frames:v", "5",
+                    "-c:v", "libaom-av1", "-cpu-used", "8", "-pix_fmt", "yuv420p")
+
+
+def streamhash(path):
+    """md5 of every audio and video packet, as ffmpeg demuxes them."""
+    harness.need("ffmpeg")
+    r = harness.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:v?", "-map", "0:a?", "-c", "copy",
+                     "-f", "streamhash", "-hash", "md5", "-"], check=True)
+    assert r.stdout.strip(), f"ffmpeg finds no track in {path}"
+    return r.stdout.decode()
+
+
+def still_pixels(t, path, av1):
+    """The primary image's pixels. Readers pick the track of a file whose
+    major brand names a sequence, so a copy says 'avif'/'heic' instead
+    (same length: offsets stay); AV1 is decoded by avifdec (libavif), HEVC
+    by ImageMagick through libheif."""
+    data = bytearray(harness.read(path))
+    data[8:12] = b"avif" if av1 else b"heic"
+    copy = t.path("still-" + os.path.basename(path) + (".avif" if av1 else ".heic"))
+    harness.write(copy, bytes(data))
+    if not av1:
+        return harness.pixels(copy, frames=False)
+    harness.need("avifdec", "convert")
+    png = copy + ".png"
+    harness.run(["avifdec", "-d", "16", copy, png], check=True)
+    return harness.pixels(png, frames=False)
+
+
+def seq_judge(t, src, out, av1=True, canaries=(), still=True):
+    """A stripped file with tracks: no leak (zeroed header dates stay as
+    fields), no canary, no user data, same packets, same still pixels,
+    idempotent, check clean."""
+    zero = [k for k, v in harness.exif(out).items() if str(v).startswith("0000:00:00")]
+    t.assert_clean(out, allow=zero)
+    t.assert_absent(out, *canaries)
+    for k, v in harness.exif(out).items():
+        group = k.split(":")[1] if k.count(":") >= 2 else ""
+        assert group not in ("Keys", "ItemList", "UserData"), f"{out}: exiftool still finds {k}"
+        if k.startswith("QuickTime:") and k.endswith("Date"):
+            assert str(v).startswith("0000:00:00"), f"{k} = {v}"
+        if k.endswith("HandlerDescription"):
+            assert not str(v).strip(), f"{k} = {v}"
+    assert streamhash(src) == streamhash(out), "track packets changed"
+    if still:
+        assert still_pixels(t, src, av1) == still_pixels(t, out, av1), "still image pixels changed"
+    t.assert_idempotent(out)
+    top = [typ for typ, _, _ in boxes(harness.read(out))]
+    assert top.count(b"mdat") == 1 and b"moov" in top and b"free" not in top, top
+
+
+def test_corpus_sequences(t):
+    """Animated AVIF from other writers: one mdat shared by items and tracks,
+    an alpha track ('auxv', tref 'auxl'), a trailing 'free'."""
+    folder = harness.shared_dir("corpus", "modern", "avifseq")
+    srcs = [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
+    # Refused before sequences were handled; the heif corpus has it too.
+    star = os.path.join(harness.SHARED, "corpus", "heif", "fq__star-8bpc.avifs")
+    if os.path.exists(star):
+        srcs.append(star)
+    assert srcs
+    for src in srcs:
+        name = os.path.basename(src)
+        out = t.strip(src)
+        seq_judge(t, src, out)
+        tracks = lambda p: [x for x in kids(tree(harness.read(p)), b"moov")[0] if x[0] == b"trak"]
+        assert len(tracks(src)) == len(tracks(out)) > 0, f"{name}: a track was lost"
+
+
+def test_avif_sequence_cleaned(t):
+    """heif-enc AVIF with Exif/XMP, plus an AV1 track (ffmpeg, libaom) with
+    dated headers, a named handler, (c)xyz/(c)day user data, a movie-level
+    meta, a timed metadata track and a trailing 'free'."""
+    still = encode(t, "still", avif=True)
+    add_exiftool_canaries(still)
+    src = t.path("seq.avifs")
+    harness.write(src, with_track(harness.read(still), av1_movie(t), brand=b"avis"))
+    found = harness.exif(src)
+    for needle in ("GPSCoordinates", "ContentCreateDate", "HandlerDescription", "Encoder"):
+        assert any(k.endswith(needle) for k in found), f"exiftool does not see {needle} in the fixture: {found}"
+    dirty(src)
+    report = inspect(src)
+    for needle in ("CANARY-HANDLER", "timed metadata", "48.858", "CANARY-TOOL", "CreationTime", "CANARY-MAKE"):
+        assert needle in report, f"inspect does not say {needle}: {report}"
+    out = t.strip(src)
+    seq_judge(t, src, out, canaries=CANARIES + SEQ_CANARIES)
+    moov = kids(tree(harness.read(out)), b"moov")[0]
+    assert [x[0] for x in moov].count(b"trak") == 1 and not kids(moov, b"udta") and not kids(moov, b"meta"), \
+        [x[0] for x in moov]
+
+
+def test_heic_with_audio_track(t):
+    """A HEIC still with an AAC track beside it (a 'soun' handler)."""
+    still = encode(t, "still")
+    add_exiftool_canaries(still)
+    movie = ff_movie(t, "a.m4a", "-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac")
+    src = t.path("audio.heic")
+    harness.write(src, with_track(harness.read(still), movie))
+    out = t.strip(src)
+    seq_judge(t, src, out, av1=False, canaries=CANARIES + SEQ_CANARIES)
+    assert images(heif_info(src)) == images(heif_info(out)), "heif-info reads other images"
+
+
+def test_msf1_hevc_sequence(t):
+    """An HEVC image sequence ('msf1' major brand) made from a heif-enc
+    still and an x265 track."""
+    still = encode(t, "still")
+    movie = ff_movie(t, "h.mp4", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=10", "-frames:v", "4",
+                     "-c:v", "libx265", "-x265-params", "log-level=none", "-tag:v", "hvc1", "-pix_fmt", "yuv420p")
+    src = t.path("seq.heics")
+    harness.write(src, with_track(harness.read(still), movie, brand=b"msf1"))
+    out = t.strip(src)
+    seq_judge(t, src, out, av1=False, canaries=SEQ_CANARIES)
+    # A sequence alone: no file-level meta, only ftyp, the tracks' mdat and moov.
+    ftyp = harness.read(still)[:struct.unpack(">I", harness.read(still)[:4])[0]]
+    alone = t.path("alone.heics")
+    harness.write(alone, with_track(ftyp, movie, brand=b"msf1"))
+    out = t.strip(alone)
+    seq_judge(t, alone, out, av1=False, canaries=SEQ_CANARIES, still=False)
+    assert [typ for typ, _, _ in boxes(harness.read(out))] == [b"ftyp", b"moov", b"mdat"]
+
+
+def test_sequence_refusals(t):
+    """What the MP4 rules refuse stays refused inside a HEIF, with a message."""
+    still = harness.read(encode(t, "still", avif=True))
+    movie = av1_movie(t)
+    good = with_track(still, movie, brand=b"avis", dirty=False)
+    top = boxes(good)
+    moov_at = [o for typ, _, o in top if typ == b"moov"][0]
+    head, tail = good[:moov_at], good[moov_at:]
+    cmov = tree(kids([(x, p) for x, p, _ in top], b"moov")[0]) + [[b"cmov", b""]]
+    cases = [
+        # A compressed movie box.
+        ("cmov.avifs", good[:moov_at - 8] + box(b"moov", flat(cmov)), "cmov"),
+        # Media in another file (the track's data reference, not the meta's).
+        ("dref.avifs", head + tail.replace(b"url \0\0\0\1", b"url \0\0\0\0", 1), "another file"),
+        # Fragments.
+        ("moof.avifs", good + box(b"moof", b""), "fragmented"),
+        # Two movies.
+        ("two.avifs", good + box(b"moov", b""), "two movie boxes"),
+    ]
+    # A chunk pointing outside every mdat (into the moov itself).
+    stco = good.index(b"stco", moov_at)
+    bad = bytearray(good)
+    bad[stco + 12:stco + 16] = struct.pack(">I", moov_at)
+    cases.append(("outside.avifs", bytes(bad), "outside"))
+    # A metadata track whose sample is the still image's bytes: removing it
+    # would remove image data.
+    mdat_at = [o for typ, _, o in top if typ == b"mdat"][0]
+    clash = tree(kids([(x, p) for x, p, _ in top], b"moov")[0])
+    clash.append(meta_track(99, mdat_at, b"x" * 16))
+    data = good[:moov_at - 8] + box(b"moov", flat(clash))
+    cases.append(("clash.avifs", data, "share bytes"))
+    for name, data, needle in cases:
+        p = t.path(name)
+        harness.write(p, data)
+        msg = t.refuse(p)
+        assert needle in msg and "HEIF" in msg, f"{name}: {msg}"
 
 
 def test_broken_refused(t):

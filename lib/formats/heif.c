@@ -1,7 +1,8 @@
 /*
- * heif.c - HEIF, HEIC and AVIF still images (ISO/IEC 23008-12 High
- * Efficiency Image File Format; ISO/IEC 14496-12 sections 8.11 item
- * information, location, references and properties; AV1 Image File Format).
+ * heif.c - HEIF, HEIC and AVIF still images and image sequences (ISO/IEC
+ * 23008-12 High Efficiency Image File Format; ISO/IEC 14496-12 sections 8.11
+ * item information, location, references and properties; AV1 Image File
+ * Format, including animated AVIF).
  *
  * A HEIF image is a file-level 'meta' box (handler 'pict') that lists items
  * (coded images, grids, overlays, thumbnails, auxiliary images, and metadata
@@ -30,16 +31,29 @@
  *             creation and modification time properties ('udes', 'crtt',
  *             'mdft'), padding and unknown properties no association marks
  *             essential are dropped the same way.
- * Pass 2 writes ftyp as is, a rebuilt meta (hdlr name emptied, iloc
- * rewritten with absolute offsets, idat holding only kept items' bytes) and
- * one mdat holding every kept item's file extents, copied once each in input
- * order (shared or overlapping extents stay shared). Every other top-level
- * box (free, skip, uuid, unknown) is dropped and reported.
+ * A file-level 'moov' (image sequences: brands 'msf1', 'avis', 'hevs',
+ * 'avio'; alpha tracks 'auxv' referenced by 'auxl', thumbnail tracks, a
+ * still's audio track) is cleaned by the MP4 rules through the shared movie
+ * layer (common/movie.h): udta/meta dropped, times zeroed, handler and
+ * compressor names cleared, timed metadata, timecode and chapter tracks
+ * removed. A sequence-only file (no meta) is accepted too.
  *
- * Refused: image sequences ('moov' tracks), items in other files (data
+ * Pass 2 writes ftyp as is, a rebuilt meta (hdlr name emptied, iloc
+ * rewritten with absolute offsets, idat holding only kept items' bytes),
+ * the rebuilt moov, and one mdat holding every kept item's file extents and
+ * every kept track's chunks, copied once each in input order (shared or
+ * overlapping extents stay shared); iloc and stco/co64 offsets are both
+ * moved to that layout. Removed items' and removed tracks' bytes are not
+ * copied. Every other top-level box (free, skip, uuid, unknown) is dropped
+ * and reported.
+ *
+ * Refused: fragmented sequences ('moof'), items in other files (data
  * reference index not 0), construction method 2 (item offsets), protected
- * items, extents of length 0 ("the whole resource"), and any structure that
- * breaks the rules it is checked against.
+ * items, extents of length 0 ("the whole resource"), item or track data
+ * outside every 'mdat', removed bytes shared with kept ones, whatever the
+ * MP4 rules refuse in a 'moov' (compressed movies, media in other files, a
+ * movie with no samples left, chunk offsets that would pass 4 GiB in
+ * 'stco'), and any structure that breaks the rules it is checked against.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +66,7 @@
 #include "common/motion.h"
 #include "common/exif.h"
 #include "common/icc.h"
+#include "common/movie.h"
 #include "common/xmp.h"
 #include "format.h"
 
@@ -142,6 +157,11 @@ typedef struct heif {
     ref *refs;                  /* every (from, to) pair of iref */
     size_t nrefs, caprefs;
     int classified;             /* ipma pass after classify (uses, essential) */
+    um_box moov;         /* image sequence or other tracks (movie.h) */
+    int have_moov;
+    um_movie *mv;
+    range *tr;           /* the tracks' chunks, out 1 for removed tracks */
+    size_t ntr, captr;
 } heif;
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -378,16 +398,23 @@ static int walk_top(heif *h)
             h->mdats[h->nmdats++] = b;
             break;
         case FOURCC('m', 'o', 'o', 'v'):
+            /* Image sequences, alpha and audio tracks: cleaned by the MP4
+             * rules (movie.h) once the meta box is parsed. */
+            if (h->have_moov)
+                return um_fail(job, UNMETA_E_MALFORMED, FMT ": two movie boxes ('moov')");
+            h->have_moov = 1;
+            h->moov = b;
+            break;
         case FOURCC('m', 'o', 'o', 'f'):
             return um_fail(job, UNMETA_E_UNSUPPORTED,
-                           FMT ": image sequences (a '%s' box with tracks) are not supported yet", um_fourcc_str(b.type, t));
+                           FMT ": fragmented image sequences (a '%s' box) are not supported", um_fourcc_str(b.type, t));
         default:
             UM_TRY(report_box(h, &b, ""));
             break;
         }
         pos += b.size;
     }
-    if (!h->have_meta)
+    if (!h->have_meta && !h->have_moov)
         return um_fail(job, UNMETA_E_MALFORMED, FMT ": no file-level 'meta' box");
     return 0;
 }
@@ -1238,6 +1265,39 @@ static int in_mdat(const heif *h, uint64_t off, uint64_t len)
     return off >= start && off <= end && len <= end - off;
 }
 
+/* Lists the chunks of the movie's tracks once (h->tr), with out 0 for kept
+ * tracks and 1 for removed ones. */
+static int list_tracks(heif *h)
+{
+    um_job *job = h->job;
+    um_movie_range *k = NULL;
+    size_t nk = 0, capk = 0, nz = 0;
+    int rc = 0;
+    UM_TRY_GOTO(rc, um_movie_kept(h->mv, &k, &nk, &capk), done);
+    const um_movie_range *z = um_movie_removed(h->mv, &nz);
+    for (size_t i = 0; i < nk + nz; i++) {
+        const um_movie_range *x = i < nk ? &k[i] : &z[i - nk];
+        UM_TRY_GOTO(rc, um_grow(job, (void **)&h->tr, &h->captr, h->ntr, sizeof(range)), done);
+        h->tr[h->ntr].off = x->off;
+        h->tr[h->ntr].len = x->len;
+        h->tr[h->ntr].out = i >= nk;
+        h->ntr++;
+    }
+done:
+    free(k);
+    return rc;
+}
+
+/* Appends h->tr to *list. */
+static int track_ranges(heif *h, range **list, size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < h->ntr; i++) {
+        UM_TRY(um_grow(h->job, (void **)list, cap, *n, sizeof(range)));
+        (*list)[(*n)++] = h->tr[i];
+    }
+    return 0;
+}
+
 /* Merges the extents of kept items (method m) into sorted, disjoint
  * ranges with their output offsets; refuses removed bytes inside them.
  * File extents (method 0) of kept items must lie in an 'mdat': anywhere
@@ -1246,7 +1306,9 @@ static int in_mdat(const heif *h, uint64_t off, uint64_t len)
  * copying them would carry that structure's bytes into the output. The
  * same holds for removed items: their bytes elsewhere (inside 'ftyp', say)
  * belong to a structure that is kept, and a report that called them
- * removed would be false. */
+ * removed would be false. With a movie, the file ranges also hold the
+ * chunks of the kept tracks, and the removed tracks' chunks are dropped
+ * like removed items' bytes: items and tracks may share one 'mdat'. */
 static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, uint64_t *total)
 {
     um_job *job = h->job;
@@ -1274,6 +1336,31 @@ static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, u
             (*nd)++;
         }
     }
+    if (m == 0) {
+        range *t = NULL;
+        size_t nt = 0, capt = 0;
+        rc = track_ranges(h, &t, &nt, &capt);
+        for (size_t i = 0; i < nt && rc >= 0; i++) {
+            int gone_ = t[i].out != 0;
+            if (!in_mdat(h, t[i].off, t[i].len)) {
+                rc = um_fail(job, UNMETA_E_UNSUPPORTED,
+                             FMT ": a track has samples at bytes %llu..%llu, outside every 'mdat' box",
+                             (unsigned long long)t[i].off, (unsigned long long)(t[i].off + t[i].len));
+                break;
+            }
+            range **dst = gone_ ? &gone : &r;
+            size_t *nd = gone_ ? &ng : &nr, *cd = gone_ ? &capg : &capr;
+            rc = um_grow(job, (void **)dst, cd, *nd, sizeof(range));
+            if (rc >= 0) {
+                (*dst)[*nd] = t[i];
+                (*dst)[*nd].out = (uint64_t)gone_; /* in gone, 1 marks a track's samples */
+                (*nd)++;
+            }
+        }
+        free(t);
+        if (rc < 0)
+            goto done;
+    }
     if (nr)
         qsort(r, nr, sizeof(range), cmp_range);
     *nout = 0;
@@ -1294,15 +1381,23 @@ static int plan_ranges(heif *h, int m, range **out, size_t *nout, size_t *cap, u
         at += r[i].len;
         (*nout)++;
     }
-    for (size_t g = 0; g < ng; g++)
-        for (size_t i = 0; i < *nout; i++) {
-            range *k = &(*out)[i];
-            if (gone[g].off < k->off + k->len && k->off < gone[g].off + gone[g].len) {
-                rc = um_fail(job, UNMETA_E_MALFORMED, FMT ": a removed item shares bytes %llu.. with kept image data",
-                             (unsigned long long)(gone[g].off > k->off ? gone[g].off : k->off));
-                goto done;
-            }
+    /* Both lists sorted, the kept one disjoint: one sweep finds overlaps. */
+    if (ng)
+        qsort(gone, ng, sizeof(range), cmp_range);
+    for (size_t g = 0, i = 0; g < ng && i < *nout;) {
+        range *k = &(*out)[i];
+        if (gone[g].off + gone[g].len <= k->off) {
+            g++;
+        } else if (k->off + k->len <= gone[g].off) {
+            i++;
+        } else {
+            rc = um_fail(job, UNMETA_E_MALFORMED, FMT ": %s bytes %llu.. with %s",
+                         gone[g].out ? "the samples of a removed track share" : "a removed item shares",
+                         (unsigned long long)(gone[g].off > k->off ? gone[g].off : k->off),
+                         h->mv ? "kept image or track data" : "kept image data");
+            goto done;
         }
+    }
     *total = at;
 done:
     free(r);
@@ -1340,15 +1435,20 @@ static int report_unused(heif *h)
             UM_TRY_GOTO(rc, um_grow(job, (void **)&all, &cap, n, sizeof(range)), done);
             all[n].off = h->ext[it->first + e].off;
             all[n].len = h->ext[it->first + e].len;
+            all[n].out = 0;
             n++;
         }
     }
+    /* Track samples are used too; the removed tracks' are dropped. */
+    UM_TRY_GOTO(rc, track_ranges(h, &all, &n, &cap), done);
     if (n)
         qsort(all, n, sizeof(range), cmp_range);
     for (size_t m = 0; m < h->nmdats; m++) {
         um_box *b = &h->mdats[m];
         uint64_t pos = b->off + b->hdr, end = b->off + b->size, unused = 0;
-        int data = 0;
+        int data = 0, dropped = 0; /* removed tracks' samples: rewritten, not unknown data */
+        for (size_t i = 0; i < n; i++)
+            dropped |= all[i].out && all[i].off < end && all[i].off + all[i].len > pos;
         size_t i = 0;
         while (pos < end) {
             while (i < n && all[i].off + all[i].len <= pos)
@@ -1374,7 +1474,8 @@ static int report_unused(heif *h)
             }
             pos = stop;
         }
-        int blk = um_report_block(job, "mdat", b->off, b->size, unused ? UNMETA_ACTION_REWRITE : UNMETA_ACTION_KEEP);
+        int blk = um_report_block(job, "mdat", b->off, b->size, unused || dropped ? UNMETA_ACTION_REWRITE
+                                                                            : UNMETA_ACTION_KEEP);
         UM_TRY_GOTO(rc, blk, done);
         if (data)
             UM_TRY_GOTO(rc, um_report_finding(job, blk, UNMETA_CAT_OTHER, "UnusedData",
@@ -1679,6 +1780,33 @@ static int parse_meta(heif *h)
     return 0;
 }
 
+/* The movie's chunk offsets: input offsets in the kept file ranges moved
+ * to the output mdat whose payload starts at `start`. */
+typedef struct chunk_map {
+    const heif *h;
+    uint64_t start;
+} chunk_map;
+
+static int map_chunk(void *user, uint64_t off, uint64_t *out)
+{
+    const chunk_map *c = user;
+    const range *r = c->h->fr;
+    size_t lo = 0, hi = c->h->nfr;
+    /* The first range that ends at or after off (an empty chunk may
+     * point at the end of one). */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].off + r[mid].len < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->h->nfr || off < r[lo].off)
+        return 0;
+    *out = c->start + r[lo].out + (off - r[lo].off);
+    return 1;
+}
+
 static int run(um_job *job)
 {
     heif h;
@@ -1687,31 +1815,47 @@ static int run(um_job *job)
     memset(&h, 0, sizeof(h));
     h.job = job;
     UM_TRY_GOTO(rc, walk_top(&h), done);
-    UM_TRY_GOTO(rc, parse_meta(&h), done);
+    if (h.have_meta)
+        UM_TRY_GOTO(rc, parse_meta(&h), done);
+    if (h.have_moov) {
+        UM_TRY_GOTO(rc, um_movie_open(&h.mv, job, FMT, &h.moov, 0, 0), done);
+        UM_TRY_GOTO(rc, list_tracks(&h), done);
+    }
     UM_TRY_GOTO(rc, report_unused(&h), done);
     UM_TRY_GOTO(rc, plan_ranges(&h, 0, &h.fr, &h.nfr, &h.capfr, &h.mdat_total), done);
     UM_TRY_GOTO(rc, plan_ranges(&h, 1, &h.ir, &h.nir, &h.capir, &h.idat_total), done);
 
-    /* Layout: ftyp, meta, mdat. The meta's size depends only on the iloc
-     * offset size, so it is built once to measure, then for real. */
+    /* Layout: ftyp, meta, moov, mdat. The meta's size depends only on the
+     * iloc offset size, so it is built once to measure, then for real; the
+     * moov's does not depend on offsets at all. */
     unsigned off_sz = 4;
     uint64_t mdat_hdr = h.mdat_total + 8 > UINT32_MAX ? 16 : 8;
-    UM_TRY_GOTO(rc, write_meta(&h, &o, 0, off_sz), done);
-    uint64_t start = h.ftyp.size + o.n + mdat_hdr;
-    if (start + h.mdat_total > UINT32_MAX) {
+    uint64_t moov_size = h.mv ? um_movie_size(h.mv) : 0;
+    if (h.have_meta)
+        UM_TRY_GOTO(rc, write_meta(&h, &o, 0, off_sz), done);
+    uint64_t start = h.ftyp.size + o.n + moov_size + mdat_hdr;
+    if (h.have_meta && start + h.mdat_total > UINT32_MAX) {
         off_sz = 8;
         o.n = 0;
         UM_TRY_GOTO(rc, write_meta(&h, &o, 0, off_sz), done);
-        start = h.ftyp.size + o.n + mdat_hdr;
+        start = h.ftyp.size + o.n + moov_size + mdat_hdr;
     }
-    o.n = 0;
-    UM_TRY_GOTO(rc, write_meta(&h, &o, start, off_sz), done);
-    if (h.ftyp.size + o.n + mdat_hdr != start) {
+    if (h.have_meta) {
+        o.n = 0;
+        UM_TRY_GOTO(rc, write_meta(&h, &o, start, off_sz), done);
+    }
+    if (h.ftyp.size + o.n + moov_size + mdat_hdr != start) {
         rc = um_fail(job, UNMETA_E_STATE, FMT ": internal size mismatch");
         goto done;
     }
+    if (h.mv) {
+        chunk_map cm = { &h, start };
+        UM_TRY_GOTO(rc, um_movie_move_chunks(h.mv, map_chunk, &cm), done);
+    }
     UM_TRY_GOTO(rc, um_plan_copy(job, h.ftyp.off, h.ftyp.size), done);
     UM_TRY_GOTO(rc, um_plan_data(job, o.p, o.n), done);
+    if (h.mv)
+        UM_TRY_GOTO(rc, um_movie_emit(h.mv), done);
     if (h.mdat_total) {
         uint8_t hd[16];
         if (mdat_hdr == 16) {
@@ -1728,6 +1872,8 @@ static int run(um_job *job)
     }
     rc = 0;
 done:
+    um_movie_free(h.mv);
+    free(h.tr);
     free(o.p);
     free(h.mb);
     free(h.kids);
@@ -1757,6 +1903,7 @@ static int is_heif_brand(uint32_t b, int major)
     case FOURCC('h', 'e', 'v', 's'):
     case FOURCC('m', 's', 'f', '1'):
     case FOURCC('a', 'v', 'i', 's'):
+    case FOURCC('a', 'v', 'i', 'o'):
         /* Image sequences: only as the major brand, since movies may list
          * them among compatible brands. */
         return major;
