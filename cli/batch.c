@@ -789,6 +789,7 @@ static void *worker(void *arg)
         unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, b->o->icc);
         unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, b->o->apply_orientation);
         unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_DEPTH, b->o->keep_depth);
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_MOTION, b->o->keep_motion);
         if (b->o->limits)
             ok = cli_apply_limits(ctx, b->o->limits) < 0; /* main.c validated them */
         unmeta_ctx_set_cancel(ctx, cancel_requested, NULL);

@@ -16,6 +16,7 @@ typedef struct batch_opts {
     int icc;                /* UNMETA_ICC_* */
     int apply_orientation;
     int keep_depth;         /* --keep-depth: UNMETA_OPT_KEEP_DEPTH */
+    int keep_motion;        /* --keep-motion: UNMETA_OPT_KEEP_MOTION */
     int recursive;          /* -r: walk folders */
     int follow_symlinks;    /* --follow-symlinks */
     int include_clean;      /* --include-clean: also offer *.clean.* files found by the walk */

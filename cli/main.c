@@ -180,6 +180,8 @@ static void usage(FILE *f)
         "      --json               one JSON object per file and line (docs/json.md)\n"
         "      --keep-depth         HEIF: keep depth maps, which editing apps use\n"
         "                           (mattes still go); check reports them either way\n"
+        "      --keep-motion        JPEG, HEIC: keep a motion photo's video, cleaned as\n"
+        "                           an MP4; check reports it either way\n"
         "  -q, --quiet              check: print nothing, only the exit code\n"
         "Limits (N may end in K, M or G; a file beyond one is refused):\n"
         "      --max-block-size N   largest metadata block read into memory (64M)\n"
@@ -770,7 +772,7 @@ int main(int argc, char **argv)
     o.b.icc = UNMETA_ICC_KEEP;
     o.b.progress = -1;
 
-    enum { OPT_ICC = 256, OPT_APPLY, OPT_KEEP_DEPTH, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
+    enum { OPT_ICC = 256, OPT_APPLY, OPT_KEEP_DEPTH, OPT_KEEP_MOTION, OPT_JSON, OPT_FOLLOW, OPT_INCLUDE_CLEAN, OPT_PROGRESS, OPT_NO_PROGRESS,
            OPT_NO_SANDBOX, OPT_MAX_TIME, OPT_LIMIT /* OPT_LIMIT + i: cli_limit_keys[i] */ };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
@@ -780,6 +782,7 @@ int main(int argc, char **argv)
         { "icc", required_argument, NULL, OPT_ICC },
         { "apply-orientation", no_argument, NULL, OPT_APPLY },
         { "keep-depth", no_argument, NULL, OPT_KEEP_DEPTH },
+        { "keep-motion", no_argument, NULL, OPT_KEEP_MOTION },
         { "json", no_argument, NULL, OPT_JSON },
         { "recursive", no_argument, NULL, 'r' },
         { "follow-symlinks", no_argument, NULL, OPT_FOLLOW },
@@ -846,6 +849,7 @@ int main(int argc, char **argv)
         }
         case OPT_APPLY: o.b.apply_orientation = 1; break;
         case OPT_KEEP_DEPTH: o.b.keep_depth = 1; break;
+        case OPT_KEEP_MOTION: o.b.keep_motion = 1; break;
         case OPT_ICC:
             if (strcmp(optarg, "keep") == 0)
                 o.b.icc = UNMETA_ICC_KEEP;
@@ -950,6 +954,7 @@ int main(int argc, char **argv)
     unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, o.b.icc);
     unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, o.b.apply_orientation);
     unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_DEPTH, o.b.keep_depth);
+    unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_MOTION, o.b.keep_motion);
     cli_target *targets = NULL;
     if (is_strip && (targets = plan_targets(&o, files, nfiles)) == NULL) {
         unmeta_ctx_free(ctx);

@@ -45,6 +45,7 @@ struct unmeta_ctx {
     int icc_mode;                 /* UNMETA_ICC_* */
     int apply_orientation;        /* 0 or 1 */
     int keep_depth;               /* UNMETA_OPT_KEEP_DEPTH: 0 or 1 */
+    int keep_motion;              /* UNMETA_OPT_KEEP_MOTION: 0 or 1 */
     um_limits limits;
     unmeta_cancel_fn cancel;
     void *cancel_user;
