@@ -159,6 +159,9 @@ typedef struct heif {
     int classified;             /* ipma pass after classify (uses, essential) */
     um_box moov;         /* image sequence or other tracks (movie.h) */
     int have_moov;
+    um_box mpvd;         /* Samsung's motion-photo video, kept with UNMETA_OPT_KEEP_MOTION */
+    int have_mpvd;
+    um_motion_video *video;
     um_movie *mv;
     range *tr;           /* the tracks' chunks, out 1 for removed tracks */
     size_t ntr, captr;
@@ -408,6 +411,17 @@ static int walk_top(heif *h)
         case FOURCC('m', 'o', 'o', 'f'):
             return um_fail(job, UNMETA_E_UNSUPPORTED,
                            FMT ": fragmented image sequences (a '%s' box) are not supported", um_fourcc_str(b.type, t));
+        case FOURCC('m', 'p', 'v', 'd'):
+            if (!job->ctx->keep_motion) {
+                UM_TRY(report_box(h, &b, ""));
+                break;
+            }
+            /* Kept: the MP4 it holds is cleaned once the rest is parsed. */
+            if (h->have_mpvd)
+                return um_fail(job, UNMETA_E_MALFORMED, FMT ": two motion-photo boxes ('mpvd')");
+            h->have_mpvd = 1;
+            h->mpvd = b;
+            break;
         default:
             UM_TRY(report_box(h, &b, ""));
             break;
@@ -1821,6 +1835,18 @@ static int run(um_job *job)
         UM_TRY_GOTO(rc, um_movie_open(&h.mv, job, FMT, &h.moov, 0, 0), done);
         UM_TRY_GOTO(rc, list_tracks(&h), done);
     }
+    if (h.have_mpvd) {
+        /* Samsung's 'mpvd' holds a whole MP4 whose chunk offsets count from
+         * its own first byte; the rebuilt box keeps that convention. */
+        uint64_t v0 = h.mpvd.off + h.mpvd.hdr, v1 = h.mpvd.off + h.mpvd.size;
+        int blk = um_report_block(job, "mpvd", h.mpvd.off, h.mpvd.size, UNMETA_ACTION_REWRITE);
+        UM_TRY_GOTO(rc, blk, done);
+        UM_TRY_GOTO(rc, um_motion_report(job, blk, v0, v1), done);
+        UM_TRY_GOTO(rc, um_motion_video_open(&h.video, job, FMT " motion photo", v0, v1, v0), done);
+        UM_TRY_GOTO(rc, um_report_note(job, "motion photo video kept (--keep-motion), cleaned as an MP4 in a rebuilt "
+                                       "'mpvd' after the image data: %llu bytes",
+                                       (unsigned long long)um_motion_video_size(h.video)), done);
+    }
     UM_TRY_GOTO(rc, report_unused(&h), done);
     UM_TRY_GOTO(rc, plan_ranges(&h, 0, &h.fr, &h.nfr, &h.capfr, &h.mdat_total), done);
     UM_TRY_GOTO(rc, plan_ranges(&h, 1, &h.ir, &h.nir, &h.capir, &h.idat_total), done);
@@ -1870,8 +1896,24 @@ static int run(um_job *job)
         for (size_t i = 0; i < h.nfr; i++)
             UM_TRY_GOTO(rc, um_plan_copy(job, h.fr[i].off, h.fr[i].len), done);
     }
+    if (h.video) {
+        uint64_t vlen = um_motion_video_size(h.video);
+        uint8_t hd[16];
+        size_t hn = vlen + 8 > UINT32_MAX ? 16 : 8;
+        if (hn == 16) {
+            um_put_be32(hd, 1);
+            um_put_be32(hd + 4, FOURCC('m', 'p', 'v', 'd'));
+            um_put_be64(hd + 8, vlen + 16);
+        } else {
+            um_put_be32(hd, (uint32_t)(vlen + 8));
+            um_put_be32(hd + 4, FOURCC('m', 'p', 'v', 'd'));
+        }
+        UM_TRY_GOTO(rc, um_plan_data(job, hd, hn), done);
+        UM_TRY_GOTO(rc, um_motion_video_emit(h.video, um_plan_size(job)), done);
+    }
     rc = 0;
 done:
+    um_motion_video_free(h.video);
     um_movie_free(h.mv);
     free(h.tr);
     free(o.p);

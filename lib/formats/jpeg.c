@@ -122,6 +122,10 @@ typedef struct jpeg {
     int mpf_le;               /* the MPF's byte order */
     uint8_t *mpf_out;         /* the reserved MPF segment, filled after the primary is planned */
     uint64_t mpf_out_at;      /* its output offset */
+    /* A motion photo's video, kept with UNMETA_OPT_KEEP_MOTION. */
+    um_xmp_motion mp;         /* the primary's GCamera flags */
+    um_motion_video *video;   /* the cleaned MP4, appended last */
+    uint64_t video_len;       /* its output size */
 } jpeg;
 
 /* One image the MPF index lists after the primary. */
@@ -191,16 +195,22 @@ static int gainmap_xmp(jpeg *j, int blk, const uint8_t *p, size_t n)
     }
     UM_TRY(um_xmp_gainmap_version(job, p, n, j->gm_version));
     j->nsem = um_xmp_container(p, n, j->sem, j->sem_len, MAX_SEMANTICS);
-    int container = 0, gms = 0;
-    uint64_t lengths[MAX_SEMANTICS];
-    for (int i = 0; i < j->nsem; i++)
+    if (job->ctx->keep_motion)
+        UM_TRY(um_xmp_motion_read(job, p, n, &j->mp));
+    int container = 0, gms = 0, motion = j->mp.motion || j->mp.micro;
+    uint64_t lengths[MAX_SEMANTICS], video_len = j->mp.micro_offset;
+    for (int i = 0; i < j->nsem; i++) {
         if (strcmp(j->sem[i], "GainMap") == 0) {
             container = 1;
             lengths[gms++] = j->sem_len[i];
         }
-    if (!j->gm_version[0] && !container)
+        if (strcmp(j->sem[i], "MotionPhoto") == 0)
+            video_len = j->sem_len[i];
+    }
+    if (!j->gm_version[0] && !container && !motion)
         return 0;
-    UM_TRY(um_xmp_gainmap_primary(job, j->gm_version, container, lengths, (size_t)gms, &x, &xn));
+    UM_TRY(um_xmp_gainmap_primary(job, j->gm_version, container, lengths, (size_t)gms, motion ? &j->mp : NULL,
+                                  video_len, &x, &xn));
     j->xmp_minimal = xn == n && memcmp(x, p, n) == 0;
     free(x);
     return 0;
@@ -697,7 +707,7 @@ static int emit_xmp(jpeg *j)
     int container = 0;
     for (int i = 0; i < j->nsem; i++)
         container |= strcmp(j->sem[i], "GainMap") == 0;
-    if (!j->ngms || (!j->gm_version[0] && !container))
+    if (!j->video && (!j->ngms || (!j->gm_version[0] && !container)))
         return 0;
     uint64_t lengths[MAX_SEMANTICS];
     size_t n = 0;
@@ -705,7 +715,11 @@ static int emit_xmp(jpeg *j)
         lengths[n] = j->gms[n].out_len;
     char *x = NULL;
     size_t xn = 0;
-    UM_TRY(um_xmp_gainmap_primary(j->job, j->gm_version, container, lengths, n, &x, &xn));
+    const char *ver = j->ngms ? j->gm_version : "";
+    if (!j->ngms)
+        container = 0;
+    UM_TRY(um_xmp_gainmap_primary(j->job, ver, container, lengths, n, j->video ? &j->mp : NULL, j->video_len, &x,
+                                  &xn));
     int rc = emit_app(j->job, 0xE1, sig, sizeof(sig), x, xn);
     free(x);
     return rc;
@@ -1175,6 +1189,65 @@ static int report_trailer(jpeg *j, uint64_t a, uint64_t b)
     return 0;
 }
 
+/* Keeps the video of a Google motion photo (UNMETA_OPT_KEEP_MOTION): the
+ * XMP gives its length from the end of the file (the Container directory's
+ * MotionPhoto item, or the legacy MicroVideoOffset); the MP4's own boxes
+ * must start there and tile the rest of the file exactly, and bytes after
+ * the last image must be that MP4 (or padding before it), else the file is
+ * refused: offsets the XMP gives alone are never trusted. */
+static int keep_video(jpeg *j, uint64_t pos)
+{
+    um_job *job = j->job;
+    uint64_t len = 0, size = j->limit, sam = 0, video = 0, video_end = 0;
+    uint32_t entries = 0;
+    int items = 0;
+    if (j->mp.micro) {
+        len = j->mp.micro_offset;
+    } else {
+        for (int i = 0; i < j->nsem; i++)
+            if (strcmp(j->sem[i], "MotionPhoto") == 0) {
+                len = j->sem_len[i];
+                items++;
+            }
+        if (items != 1)
+            return um_fail(job, UNMETA_E_MALFORMED, "JPEG: GCamera:MotionPhoto is set but the Container directory "
+                           "has %d MotionPhoto items; the video cannot be kept", items);
+    }
+    int is_sam = samsung_trailer(j, pos, &sam, &video, &video_end, &entries);
+    UM_TRY(is_sam);
+    if (is_sam)
+        return um_fail(job, UNMETA_E_UNSUPPORTED, "JPEG: keeping the video of a motion photo with a Samsung SEFT "
+                       "trailer is not supported; strip without --keep-motion removes it");
+    if (len == 0 || len > size - pos)
+        return um_fail(job, UNMETA_E_MALFORMED, "JPEG: the XMP gives the motion photo video a length of %llu bytes, "
+                       "but %llu bytes follow the last image", (unsigned long long)len,
+                       (unsigned long long)(size - pos));
+    uint64_t at = size - len;
+    uint8_t h[8];
+    if (len < 8)
+        return um_fail(job, UNMETA_E_MALFORMED, "JPEG: the motion photo video of %llu bytes is too short",
+                       (unsigned long long)len);
+    UM_TRY(um_read_at(job, at, h, 8));
+    if (memcmp(h + 4, "ftyp", 4) != 0)
+        return um_fail(job, UNMETA_E_MALFORMED, "JPEG: the XMP puts the motion photo video at byte %llu, where no MP4 "
+                       "starts", (unsigned long long)at);
+    if (at > pos) {
+        uint8_t f[8];
+        UM_TRY(um_read_at(job, pos, f, 8 <= at - pos ? 8 : (size_t)(at - pos)));
+        if (at - pos >= 8 && memcmp(f + 4, "ftyp", 4) == 0)
+            return um_fail(job, UNMETA_E_MALFORMED, "JPEG: an MP4 starts at byte %llu but the XMP puts the motion "
+                           "photo video at byte %llu", (unsigned long long)pos, (unsigned long long)at);
+        UM_TRY(report_trailer(j, pos, at));
+    }
+    int blk = um_report_block(job, "MotionPhoto video", at, len, UNMETA_ACTION_REWRITE);
+    UM_TRY(blk);
+    UM_TRY(um_motion_report(job, blk, at, size));
+    UM_TRY(um_motion_video_open(&j->video, job, "JPEG motion photo", at, size, at));
+    j->video_len = um_motion_video_size(j->video);
+    return um_report_note(job, "motion photo video kept (--keep-motion), cleaned as an MP4: %llu bytes",
+                          (unsigned long long)j->video_len);
+}
+
 static void free_image(jpeg *j)
 {
     free(j->segs);
@@ -1256,7 +1329,10 @@ static int trailer(jpeg *j)
                                        "rendering parameters only; MPF and XMP rebuilt", g->img.width,
                                        g->img.height, (unsigned long long)x->at), done);
     }
-    UM_TRY_GOTO(rc, report_trailer(j, pos, j->limit), done);
+    if (job->ctx->keep_motion && !j->secondary && (j->mp.motion || j->mp.micro))
+        UM_TRY_GOTO(rc, keep_video(j, pos), done);
+    else
+        UM_TRY_GOTO(rc, report_trailer(j, pos, j->limit), done);
     /* Dependent image entry numbers (1-based, in the index's order) of
      * the kept images, renumbered; a removed image's number becomes 0. */
     if (n) {
@@ -1315,9 +1391,11 @@ static int run(um_job *job)
     } else {
         if (j.iso_seen)
             um_report_block_action(job, j.iso_block, UNMETA_ACTION_REMOVE);
-        if (j.xmp_minimal) /* gain-map XMP without a gain map: removed */
+        if (j.xmp_minimal && !j.video) /* gain-map XMP without a gain map: removed */
             UM_TRY_GOTO(rc, um_xmp_scan(job, j.xmp_block, NULL, 0), done);
     }
+    if (j.video)
+        um_report_block_action(job, j.xmp_block, j.xmp_minimal ? UNMETA_ACTION_KEEP : UNMETA_ACTION_REWRITE);
     if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job) && j.ngms) {
         /* Rotating the primary alone would misalign its gain map. */
         UM_TRY_GOTO(rc, um_report_note(job, "orientation %d is not applied to the pixels of an image with a gain "
@@ -1325,7 +1403,7 @@ static int run(um_job *job)
     } else if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job)) {
         UM_TRY_GOTO(rc, apply_orientation(&j), done);
         if (rc == 1) {
-            rc = 0;
+            rc = j.video ? um_motion_video_emit(j.video, um_plan_size(job)) : 0;
             goto done;
         }
         um_plan_reset(job);
@@ -1350,7 +1428,10 @@ static int run(um_job *job)
         if (j.mpf_out)
             fill_mpf(&j, primary_len);
     }
+    if (j.video)
+        rc = um_motion_video_emit(j.video, um_plan_size(job));
 done:
+    um_motion_video_free(j.video);
     for (size_t i = 0; i < j.ngms; i++)
         free_image(&j.gms[i].img);
     free(j.gms);

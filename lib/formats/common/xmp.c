@@ -419,20 +419,89 @@ int um_xmp_container(const uint8_t *p, size_t n, char (*sem)[16], uint64_t *len,
     return k;
 }
 
+#define GCAMERA_NS "http://ns.google.com/photos/1.0/camera/"
+
+/* An integer, optionally negative (a presentation time of -1 means none). */
+static int motion_int(um_job *job, const uint8_t *p, size_t n, const char *qname, char *out, size_t outlen)
+{
+    xvals v;
+    out[0] = '\0';
+    if (prop(p, n, qname, &v) < 0 || v.n > 1 || v.seq)
+        return um_fail(job, UNMETA_E_MALFORMED, "XMP: motion-photo property %s cannot be read", qname);
+    if (!v.n)
+        return 0;
+    const char *c = v.v[0];
+    if (*c == '-')
+        c++;
+    if (!*c || strlen(v.v[0]) >= outlen)
+        return um_fail(job, UNMETA_E_MALFORMED, "XMP: motion-photo property %s is not an integer", qname);
+    for (; *c; c++)
+        if (*c < '0' || *c > '9')
+            return um_fail(job, UNMETA_E_MALFORMED, "XMP: motion-photo property %s is not an integer", qname);
+    snprintf(out, outlen, "%s", v.v[0]);
+    return 0;
+}
+
+int um_xmp_motion_read(um_job *job, const uint8_t *p, size_t n, um_xmp_motion *m)
+{
+    char flag[24], off[24];
+    memset(m, 0, sizeof(*m));
+    UM_TRY(motion_int(job, p, n, "GCamera:MotionPhoto", flag, sizeof(flag)));
+    m->motion = strcmp(flag, "1") == 0;
+    UM_TRY(motion_int(job, p, n, "GCamera:MicroVideo", flag, sizeof(flag)));
+    m->micro = !m->motion && strcmp(flag, "1") == 0;
+    if (!m->motion && !m->micro)
+        return 0;
+    UM_TRY(check_prefix(job, p, n, GCAMERA_NS, "xmlns:GCamera="));
+    if (m->motion) {
+        UM_TRY(motion_int(job, p, n, "GCamera:MotionPhotoVersion", m->version, sizeof(m->version)));
+        UM_TRY(motion_int(job, p, n, "GCamera:MotionPhotoPresentationTimestampUs", m->pts, sizeof(m->pts)));
+        return 0;
+    }
+    UM_TRY(motion_int(job, p, n, "GCamera:MicroVideoVersion", m->version, sizeof(m->version)));
+    UM_TRY(motion_int(job, p, n, "GCamera:MicroVideoPresentationTimestampUs", m->pts, sizeof(m->pts)));
+    UM_TRY(motion_int(job, p, n, "GCamera:MicroVideoOffset", off, sizeof(off)));
+    if (!off[0] || off[0] == '-')
+        return um_fail(job, UNMETA_E_MALFORMED, "XMP: a MicroVideo without a MicroVideoOffset");
+    m->micro_offset = strtoull(off, NULL, 10);
+    return 0;
+}
+
 int um_xmp_gainmap_primary(um_job *job, const char *ver, int container, const uint64_t *lengths, size_t nlen,
-                           char **out, size_t *out_len)
+                           const um_xmp_motion *mp, uint64_t video_len, char **out, size_t *out_len)
 {
     sbuf b = { job, NULL, 0, 0 };
     char line[200];
     int rc = 0;
     *out = NULL;
     *out_len = 0;
+    if (mp && mp->motion)
+        container = 1;
     UM_TRY_GOTO(rc, put(&b, XMP_HEAD), fail);
+    if (mp)
+        UM_TRY_GOTO(rc, put(&b, "\n    xmlns:GCamera=\"" GCAMERA_NS "\""), fail);
     if (ver[0])
         UM_TRY_GOTO(rc, put(&b, "\n    xmlns:hdrgm=\"" HDRGM_NS "\""), fail);
     if (container)
         UM_TRY_GOTO(rc, put(&b, "\n    xmlns:Container=\"http://ns.google.com/photos/1.0/container/\""
                                "\n    xmlns:Item=\"http://ns.google.com/photos/1.0/container/item/\""), fail);
+    if (mp) {
+        const char *kind = mp->motion ? "MotionPhoto" : "MicroVideo";
+        snprintf(line, sizeof(line), "\n    GCamera:%s=\"1\"", kind);
+        UM_TRY_GOTO(rc, put(&b, line), fail);
+        if (mp->version[0]) {
+            snprintf(line, sizeof(line), "\n    GCamera:%sVersion=\"%s\"", kind, mp->version);
+            UM_TRY_GOTO(rc, put(&b, line), fail);
+        }
+        if (mp->micro) {
+            snprintf(line, sizeof(line), "\n    GCamera:MicroVideoOffset=\"%llu\"", (unsigned long long)video_len);
+            UM_TRY_GOTO(rc, put(&b, line), fail);
+        }
+        if (mp->pts[0]) {
+            snprintf(line, sizeof(line), "\n    GCamera:%sPresentationTimestampUs=\"%s\"", kind, mp->pts);
+            UM_TRY_GOTO(rc, put(&b, line), fail);
+        }
+    }
     if (ver[0]) {
         snprintf(line, sizeof(line), "\n    hdrgm:Version=\"%s\"", ver);
         UM_TRY_GOTO(rc, put(&b, line), fail);
@@ -447,6 +516,12 @@ int um_xmp_gainmap_primary(um_job *job, const char *ver, int container, const ui
             snprintf(line, sizeof(line), "     <rdf:li rdf:parseType=\"Resource\">\n"
                      "      <Container:Item Item:Semantic=\"GainMap\" Item:Mime=\"image/jpeg\" Item:Length=\"%llu\"/>\n"
                      "     </rdf:li>\n", (unsigned long long)lengths[i]);
+            UM_TRY_GOTO(rc, put(&b, line), fail);
+        }
+        if (mp && mp->motion) {
+            snprintf(line, sizeof(line), "     <rdf:li rdf:parseType=\"Resource\">\n"
+                     "      <Container:Item Item:Semantic=\"MotionPhoto\" Item:Mime=\"video/mp4\" Item:Length=\"%llu\" "
+                     "Item:Padding=\"0\"/>\n     </rdf:li>\n", (unsigned long long)video_len);
             UM_TRY_GOTO(rc, put(&b, line), fail);
         }
         UM_TRY_GOTO(rc, put(&b, "    </rdf:Seq>\n   </Container:Directory>\n"), fail);

@@ -42,10 +42,29 @@ int um_xmp_gainmap_version(um_job *job, const uint8_t *p, size_t n, char ver[24]
  * when p has no directory. */
 int um_xmp_container(const uint8_t *p, size_t n, char (*sem)[16], uint64_t *len, int max);
 
-/* Builds the XMP packet of the primary image of a file whose gain maps are
- * kept: hdrgm:Version when ver is not empty, and, when container is set, a
- * Container directory (Primary, then one GainMap item a length). */
+/* A motion photo's flags (Google Motion Photo format 1.0, GCamera:
+ * MotionPhoto, and the older MicroVideo), read only to be written again
+ * when the video is kept (UNMETA_OPT_KEEP_MOTION). */
+typedef struct um_xmp_motion {
+    int motion;            /* GCamera:MotionPhoto is 1 */
+    int micro;             /* GCamera:MicroVideo is 1 (legacy) */
+    char version[24];      /* MotionPhotoVersion / MicroVideoVersion, "" absent */
+    char pts[24];          /* ...PresentationTimestampUs, "" absent */
+    uint64_t micro_offset; /* GCamera:MicroVideoOffset: bytes from the video's start to the file's end */
+} um_xmp_motion;
+
+/* Reads the motion-photo flags of p[0..n) into m. Values must be integers,
+ * else UNMETA_E_MALFORMED (nothing of the input's text is written back). */
+int um_xmp_motion_read(um_job *job, const uint8_t *p, size_t n, um_xmp_motion *m);
+
+/* Builds the XMP packet of the primary image of a file whose gain maps or
+ * motion-photo video are kept: hdrgm:Version when ver is not empty, and,
+ * when container is set, a Container directory (Primary, then one GainMap
+ * item a length). With mp (a kept video of video_len bytes, last in the
+ * file), the GCamera flags of mp, and for a MotionPhoto a MotionPhoto item
+ * of that length and padding 0 (the directory is then always written); for
+ * a MicroVideo, MicroVideoOffset is video_len. */
 int um_xmp_gainmap_primary(um_job *job, const char *ver, int container, const uint64_t *lengths, size_t nlen,
-                           char **out, size_t *out_len);
+                           const um_xmp_motion *mp, uint64_t video_len, char **out, size_t *out_len);
 
 #endif
