@@ -126,6 +126,11 @@ typedef struct jpeg {
     um_xmp_motion mp;         /* the primary's GCamera flags */
     um_motion_video *video;   /* the cleaned MP4, appended last */
     uint64_t video_len;       /* its output size */
+    uint64_t xmp_video_len;   /* what the rebuilt XMP gives: from the video's start to the end of the file */
+    int sef;                  /* the video goes in a rebuilt Samsung SEFT trailer */
+    uint32_t sef_version;     /* the input's SEFH version */
+    uint8_t sef_type[4];      /* the MotionPhoto_Data entry's type word */
+    uint8_t sef_head[4];      /* and its data block's first four bytes */
 } jpeg;
 
 /* One image the MPF index lists after the primary. */
@@ -707,7 +712,8 @@ static int emit_xmp(jpeg *j)
     int container = 0;
     for (int i = 0; i < j->nsem; i++)
         container |= strcmp(j->sem[i], "GainMap") == 0;
-    if (!j->video && (!j->ngms || (!j->gm_version[0] && !container)))
+    int motion = j->video && (j->mp.motion || j->mp.micro);
+    if (!motion && (!j->ngms || (!j->gm_version[0] && !container)))
         return 0;
     uint64_t lengths[MAX_SEMANTICS];
     size_t n = 0;
@@ -718,7 +724,8 @@ static int emit_xmp(jpeg *j)
     const char *ver = j->ngms ? j->gm_version : "";
     if (!j->ngms)
         container = 0;
-    UM_TRY(um_xmp_gainmap_primary(j->job, ver, container, lengths, n, j->video ? &j->mp : NULL, j->video_len, &x,
+    UM_TRY(um_xmp_gainmap_primary(j->job, ver, container, lengths, n, motion ? &j->mp : NULL,
+                                  j->xmp_video_len, &x,
                                   &xn));
     int rc = emit_app(j->job, 0xE1, sig, sizeof(sig), x, xn);
     free(x);
@@ -1133,6 +1140,9 @@ static int samsung_trailer(jpeg *j, uint64_t from, uint64_t *start, uint64_t *vi
         if (nlen == 16 && bsize >= sizeof(bh) && memcmp(bh + 8, "MotionPhoto_Data", 16) == 0) {
             *video = at + 8 + 16;
             *video_end = at + bsize;
+            j->sef_version = um_le32(d + 4);
+            memcpy(j->sef_type, en, 4);
+            memcpy(j->sef_head, bh, 4);
         }
     }
     free(d);
@@ -1189,6 +1199,66 @@ static int report_trailer(jpeg *j, uint64_t a, uint64_t b)
     return 0;
 }
 
+/* The rebuilt Samsung trailer: the MotionPhoto_Data block (its input's
+ * first four bytes, the name's length, the name, the cleaned MP4), then a
+ * SEFH directory of that one entry, its length and "SEFT". */
+#define SEF_BLOCK_HEAD (8 + 16)
+#define SEF_DIR (12 + 12)
+
+/* Keeps the video of a Samsung motion photo (UNMETA_OPT_KEEP_MOTION): the
+ * MP4 is the MotionPhoto_Data entry of the SEFT directory at the file's
+ * end (found by samsung_trailer(), never by the XMP). When the XMP also
+ * names it (Google flags, as One UI writes), its length must lead from the
+ * end of the file to that MP4's first byte, else the file is refused. */
+static int keep_samsung(jpeg *j, uint64_t pos, uint64_t sam, uint64_t video, uint64_t video_end, uint32_t entries,
+                        uint64_t xmp_len)
+{
+    um_job *job = j->job;
+    uint64_t size = j->limit;
+    if ((j->mp.motion || j->mp.micro) && xmp_len != size - video)
+        return um_fail(job, UNMETA_E_MALFORMED, "JPEG: the XMP gives the motion photo video a length of %llu bytes, "
+                       "but the Samsung trailer's MotionPhoto_Data starts %llu bytes before the end of the file",
+                       (unsigned long long)xmp_len, (unsigned long long)(size - video));
+    UM_TRY(report_trailer(j, pos, sam));
+    int blk = um_report_block(job, "trailer Samsung SEFT", sam, size - sam, UNMETA_ACTION_REWRITE);
+    UM_TRY(blk);
+    UM_TRY(um_report_finding(job, blk, UNMETA_CAT_EMBEDDED, "SamsungTrailer", "%u entries, %llu bytes; only "
+                             "MotionPhoto_Data kept", entries, (unsigned long long)(size - sam)));
+    UM_TRY(um_motion_report(job, blk, video, video_end));
+    UM_TRY(um_motion_video_open(&j->video, job, "JPEG motion photo", video, video_end, video));
+    j->video_len = um_motion_video_size(j->video);
+    j->xmp_video_len = j->video_len + SEF_DIR + 8;
+    if (j->video_len + SEF_BLOCK_HEAD > 0xFFFFFFFFu)
+        return um_fail(job, UNMETA_E_LIMIT, "JPEG: a motion photo video over 4 GiB does not fit a Samsung trailer");
+    j->sef = 1;
+    return um_report_note(job, "motion photo video kept (--keep-motion), cleaned as an MP4 in a rebuilt Samsung "
+                          "trailer: %llu bytes", (unsigned long long)j->video_len);
+}
+
+/* Appends the kept video: the MP4, or the rebuilt Samsung trailer. */
+static int emit_video(jpeg *j)
+{
+    um_job *job = j->job;
+    if (!j->sef)
+        return um_motion_video_emit(j->video, um_plan_size(job));
+    uint8_t h[SEF_BLOCK_HEAD], d[SEF_DIR + 8];
+    uint32_t block = (uint32_t)(j->video_len + SEF_BLOCK_HEAD);
+    memcpy(h, j->sef_head, 4);
+    um_put_le32(h + 4, 16);
+    memcpy(h + 8, "MotionPhoto_Data", 16);
+    UM_TRY(um_plan_data(job, h, sizeof(h)));
+    UM_TRY(um_motion_video_emit(j->video, um_plan_size(job)));
+    memcpy(d, "SEFH", 4);
+    um_put_le32(d + 4, j->sef_version);
+    um_put_le32(d + 8, 1);
+    memcpy(d + 12, j->sef_type, 4);
+    um_put_le32(d + 16, block); /* from the directory back to the block */
+    um_put_le32(d + 20, block);
+    um_put_le32(d + 24, SEF_DIR);
+    memcpy(d + 28, "SEFT", 4);
+    return um_plan_data(job, d, sizeof(d));
+}
+
 /* Keeps the video of a Google motion photo (UNMETA_OPT_KEEP_MOTION): the
  * XMP gives its length from the end of the file (the Container directory's
  * MotionPhoto item, or the legacy MicroVideoOffset); the MP4's own boxes
@@ -1215,9 +1285,11 @@ static int keep_video(jpeg *j, uint64_t pos)
     }
     int is_sam = samsung_trailer(j, pos, &sam, &video, &video_end, &entries);
     UM_TRY(is_sam);
+    if (is_sam && video)
+        return keep_samsung(j, pos, sam, video, video_end, entries, len);
     if (is_sam)
-        return um_fail(job, UNMETA_E_UNSUPPORTED, "JPEG: keeping the video of a motion photo with a Samsung SEFT "
-                       "trailer is not supported; strip without --keep-motion removes it");
+        return um_fail(job, UNMETA_E_MALFORMED, "JPEG: the XMP names a motion photo but the Samsung trailer holds no "
+                       "MotionPhoto_Data; the video cannot be kept");
     if (len == 0 || len > size - pos)
         return um_fail(job, UNMETA_E_MALFORMED, "JPEG: the XMP gives the motion photo video a length of %llu bytes, "
                        "but %llu bytes follow the last image", (unsigned long long)len,
@@ -1244,6 +1316,7 @@ static int keep_video(jpeg *j, uint64_t pos)
     UM_TRY(um_motion_report(job, blk, at, size));
     UM_TRY(um_motion_video_open(&j->video, job, "JPEG motion photo", at, size, at));
     j->video_len = um_motion_video_size(j->video);
+    j->xmp_video_len = j->video_len;
     return um_report_note(job, "motion photo video kept (--keep-motion), cleaned as an MP4: %llu bytes",
                           (unsigned long long)j->video_len);
 }
@@ -1329,9 +1402,18 @@ static int trailer(jpeg *j)
                                        "rendering parameters only; MPF and XMP rebuilt", g->img.width,
                                        g->img.height, (unsigned long long)x->at), done);
     }
-    if (job->ctx->keep_motion && !j->secondary && (j->mp.motion || j->mp.micro))
+    if (job->ctx->keep_motion && !j->secondary && (j->mp.motion || j->mp.micro)) {
         UM_TRY_GOTO(rc, keep_video(j, pos), done);
-    else
+    } else if (job->ctx->keep_motion && !j->secondary) {
+        uint64_t sam = 0, video = 0, video_end = 0;
+        uint32_t entries = 0;
+        int is_sam = samsung_trailer(j, pos, &sam, &video, &video_end, &entries);
+        UM_TRY_GOTO(rc, is_sam, done);
+        if (is_sam && video)
+            UM_TRY_GOTO(rc, keep_samsung(j, pos, sam, video, video_end, entries, 0), done);
+        else
+            UM_TRY_GOTO(rc, report_trailer(j, pos, j->limit), done);
+    } else
         UM_TRY_GOTO(rc, report_trailer(j, pos, j->limit), done);
     /* Dependent image entry numbers (1-based, in the index's order) of
      * the kept images, renumbered; a removed image's number becomes 0. */
@@ -1391,10 +1473,10 @@ static int run(um_job *job)
     } else {
         if (j.iso_seen)
             um_report_block_action(job, j.iso_block, UNMETA_ACTION_REMOVE);
-        if (j.xmp_minimal && !j.video) /* gain-map XMP without a gain map: removed */
+        if (j.xmp_minimal && !(j.video && (j.mp.motion || j.mp.micro))) /* gain-map XMP without a gain map: removed */
             UM_TRY_GOTO(rc, um_xmp_scan(job, j.xmp_block, NULL, 0), done);
     }
-    if (j.video)
+    if (j.video && j.xmp_seen && (j.mp.motion || j.mp.micro))
         um_report_block_action(job, j.xmp_block, j.xmp_minimal ? UNMETA_ACTION_KEEP : UNMETA_ACTION_REWRITE);
     if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job) && j.ngms) {
         /* Rotating the primary alone would misalign its gain map. */
@@ -1403,7 +1485,7 @@ static int run(um_job *job)
     } else if (j.orientation > 1 && job->ctx->apply_orientation && um_job_writing(job)) {
         UM_TRY_GOTO(rc, apply_orientation(&j), done);
         if (rc == 1) {
-            rc = j.video ? um_motion_video_emit(j.video, um_plan_size(job)) : 0;
+            rc = j.video ? emit_video(&j) : 0;
             goto done;
         }
         um_plan_reset(job);
@@ -1429,7 +1511,7 @@ static int run(um_job *job)
             fill_mpf(&j, primary_len);
     }
     if (j.video)
-        rc = um_motion_video_emit(j.video, um_plan_size(job));
+        rc = emit_video(&j);
 done:
     um_motion_video_free(j.video);
     for (size_t i = 0; i < j.ngms; i++)
