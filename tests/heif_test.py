@@ -1018,5 +1018,73 @@ def test_samsung_motion_photo_mpvd_reported_and_removed(t):
     assert b"mpvd" not in harness.read(out) and b"ftypmp42" not in harness.read(out)
 
 
+
+def top_boxes(data):
+    """[(type, offset, header, size)] of the top-level boxes."""
+    out, pos = [], 0
+    while pos < len(data):
+        size, typ = struct.unpack(">I4s", data[pos:pos + 8])
+        hdr = 8
+        if size == 1:
+            size, hdr = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+        elif size == 0:
+            size = len(data) - pos
+        assert size >= hdr and pos + size <= len(data), f"box {typ!r} at {pos} does not fit"
+        out.append((typ, pos, hdr, size))
+        pos += size
+    return out
+
+
+def mpvd_video(t, path, name):
+    """The MP4 inside the top-level 'mpvd' box, found by the box structure."""
+    data = harness.read(path)
+    boxes = [b for b in top_boxes(data) if b[0] == b"mpvd"]
+    assert len(boxes) == 1, f"{path}: {len(boxes)} mpvd boxes"
+    _, pos, hdr, size = boxes[0]
+    out = t.path(name)
+    harness.write(out, data[pos + hdr:pos + size])
+    return out
+
+
+def streamhash(path):
+    r = harness.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0", "-c", "copy", "-f", "streamhash", "-"],
+                    check=True)
+    assert r.stdout.strip(), f"{path}: ffmpeg hashed no stream"
+    return r.stdout
+
+
+def test_keep_motion_samsung_mpvd(t):
+    # The real Samsung file: the video stays, packet for packet, cleaned.
+    harness.need("ffmpeg", "exiftool")
+    src = harness.shared_dir("corpus", "modern", "motionphoto", "ente-io__motion_photos__motionphoto.heic")
+    r = harness.unmeta("inspect", "--keep-motion", src)
+    assert r.returncode == 0, r.stderr
+    assert b"rewrite mpvd" in r.stdout and b"remove  movie udta" in r.stdout, r.stdout
+    out = t.strip(src, "--keep-motion")
+    boxes = [b[0] for b in top_boxes(harness.read(out))]
+    assert boxes[-1] == b"mpvd" and b"mdat" in boxes, boxes
+    vin, vout = mpvd_video(t, src, "in.mp4"), mpvd_video(t, out, "out.mp4")
+    assert streamhash(vout) == streamhash(vin), "the video's packets changed"
+    info = harness.exif(vout)
+    bad = [k for k in info if any(w in k for w in ("GPS", "Location", "UserData", "Keys", "Samsung"))]
+    assert not bad, f"the kept video still holds {bad}"
+    dates = {k: v for k, v in info.items() if k.endswith("Date") and not k.startswith(("File:", "System:"))}
+    assert dates and all(v == "0000:00:00 00:00:00" for v in dates.values()), dates
+    assert b"sefd" not in harness.read(vout), "Samsung's sefd box stays in the video"
+    # The still is untouched and the file has no GPS left.
+    assert harness.pixels(out, frames=False) == harness.pixels(src, frames=False)
+    assert not [k for k in harness.exif(out) if "GPS" in k]
+    t.assert_idempotent(out, "--keep-motion")
+    r = harness.unmeta("check", "--keep-motion", out)
+    assert r.returncode == 1 and b"embedded" in r.stdout, (r.returncode, r.stdout)
+    # The batch path (-r) passes the option to its workers too.
+    tree, dest = t.path("tree"), t.path("dest")
+    os.mkdir(tree)
+    os.mkdir(dest)
+    harness.write(os.path.join(tree, "m.heic"), harness.read(src))
+    r = harness.unmeta("strip", "-r", "--keep-motion", "-d", dest, tree)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert harness.read(os.path.join(dest, "tree", "m.heic")) == harness.read(out)
+
 if __name__ == "__main__":
     harness.main(globals())

@@ -5,6 +5,7 @@ nothing, djpeg must decode the same pixels (only the entropy-coded data
 matters), the auto-oriented render must be the same, strip(strip(x)) must
 equal strip(x), and `unmeta check` must say dirty before and clean after.
 Corrupt inputs must be refused with the original untouched."""
+import json
 import os
 import shutil
 import struct
@@ -1016,6 +1017,232 @@ def test_motion_photo_samsung_seft(t):
     assert b"Samsung SEFT" in r.stdout and b"motion photo video, 1.5 s, audio" in r.stdout, r.stdout
     judge_gainmap(t, src, gm, GAINMAP_CANARIES + ["CANARY-VIDEO-TITLE", "CANARY-SEF-TIME"])
 
+
+
+# ---- keeping a motion photo's video (--keep-motion) -------------------------
+
+GCAMERA = "http://ns.google.com/photos/1.0/camera/"
+
+
+def private_video(t, name="private.mp4", timecode=False):
+    """An MP4 that is a second recording with its own metadata: a location
+    (Apple keys and 3GPP loci), a creation time in every header, a title,
+    sound, and with timecode=True a timecode track (the time of day)."""
+    harness.need("ffmpeg")
+    out = t.path(name)
+    args = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1.5",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=1.5", "-c:v", "mpeg4", "-c:a", "aac",
+            "-metadata", "location=+48.85+002.29/", "-metadata", "creation_time=2024-05-01T10:00:00Z",
+            "-metadata", "title=CANARY-VIDEO-TITLE", "-movflags", "+use_metadata_tags"]
+    if timecode:
+        args += ["-timecode", "10:11:12:00", "-write_tmcd", "on"]
+    run(args + ["-t", "1.5", out], check=True)
+    return out
+
+
+def streamhash(path, maps=("0",)):
+    args = ["ffmpeg", "-v", "error", "-i", path]
+    for m in maps:
+        args += ["-map", m]
+    r = run(args + ["-c", "copy", "-f", "streamhash", "-"], check=True)
+    assert r.stdout.strip(), f"{path}: ffmpeg hashed no stream"
+    return r.stdout.decode()
+
+
+def motion_xmp(length, micro=False, extra=""):
+    if micro:
+        flags = (f'GCamera:MicroVideo="1" GCamera:MicroVideoVersion="1" GCamera:MicroVideoOffset="{length}" '
+                 'GCamera:MicroVideoPresentationTimestampUs="733000"')
+        directory = ""
+    else:
+        flags = ('GCamera:MotionPhoto="1" GCamera:MotionPhotoVersion="1" '
+                 'GCamera:MotionPhotoPresentationTimestampUs="966000"')
+        directory = ('<Container:Directory><rdf:Seq>'
+                     '<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="Primary" '
+                     'Item:Mime="image/jpeg" Item:Padding="0"/></rdf:li>'
+                     '<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="MotionPhoto" '
+                     f'Item:Mime="video/mp4" Item:Length="{length}" Item:Padding="0"/></rdf:li>'
+                     '</rdf:Seq></Container:Directory>')
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="CANARY-XMP-TOOLKIT">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" xmlns:GCamera="{GCAMERA}" '
+            'xmlns:Container="http://ns.google.com/photos/1.0/container/" '
+            'xmlns:Item="http://ns.google.com/photos/1.0/container/item/" '
+            f'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="CANARY-PRIMARY-TOOL" {flags}{extra}>'
+            f'{directory}</rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+def google_motion(t, video, micro=False, length=None):
+    base = read(exiftool(cjpeg(t, "still.jpg"), "-GPSLatitude=48.85", "-GPSLatitudeRef=N",
+                         "-Make=CANARY-PRIMARY-MAKE"))
+    data = read(video)
+    src = t.path("google-motion.jpg")
+    write(src, insert_after_soi(base, xmp_segment(motion_xmp(len(data) if length is None else length, micro)))
+          + data)
+    return src
+
+
+MOTION_CANARIES = ["CANARY-PRIMARY-MAKE", "CANARY-PRIMARY-TOOL", "CANARY-XMP-TOOLKIT", "CANARY-VIDEO-TITLE",
+                   "+48.85+002.29"]
+
+
+def judge_video(video, ref, maps=("0",)):
+    """The kept video plays the same packets as the input's and says nothing
+    about where or when it was recorded."""
+    assert read(video)[4:8] == b"ftyp", f"{video}: not an MP4"
+    assert streamhash(video, maps) == streamhash(ref, maps), "the video's packets changed"
+    info = exif(video)
+    bad = [k for k in info if any(w in k for w in ("GPS", "Location", "UserData", "Keys", "ItemList"))]
+    assert not bad, f"the kept video still holds {bad}"
+    dates = {k: v for k, v in info.items() if k.endswith("Date") and not k.startswith(("File:", "System:"))}
+    assert dates and all(v == "0000:00:00 00:00:00" for v in dates.values()), f"dates kept: {dates}"
+    assert all(v in ("", "\0") for k, v in info.items() if k.endswith("HandlerDescription")), "handler names kept"
+
+
+def container_items(path):
+    """The Container directory as exiftool reads it (structured, so that
+    repeated items stay apart): [semantic], [length], [padding], and the
+    flat tags."""
+    r = run(["exiftool", "-j", "-struct", "-n", "-XMP-Container:Directory", path], check=True)
+    items = [x.get("Item", {}) for x in json.loads(r.stdout.decode())[0].get("Directory", [])]
+    return ([i.get("Semantic") for i in items], [i.get("Length") for i in items],
+            [i.get("Padding") for i in items], exif(path))
+
+
+def test_keep_motion_google(t):
+    video = private_video(t)
+    src = google_motion(t, video)
+    r = unmeta("inspect", "--keep-motion", src)
+    assert r.returncode == 0, r.stderr
+    assert b"rewrite MotionPhoto video" in r.stdout and b"remove  movie udta" in r.stdout, r.stdout
+    out = t.strip(src, "--keep-motion")
+    d = read(out)
+    for c in MOTION_CANARIES:
+        assert c.encode() not in d, f"{out}: still holds {c}"
+    sem, lengths, padding, info = container_items(out)
+    assert info.get("XMP:XMP-GCamera:MotionPhoto") == 1 and info.get("XMP:XMP-GCamera:MotionPhotoVersion") == 1
+    assert info.get("XMP:XMP-GCamera:MotionPhotoPresentationTimestampUs") == 966000
+    assert sem == ["Primary", "MotionPhoto"], sem
+    # Readers find the video by its length from the end of the file.
+    n = lengths[-1]
+    assert padding[-1] == 0 and 0 < n < len(d), (lengths, padding)
+    kept = t.path("kept.mp4")
+    write(kept, d[len(d) - n:])
+    judge_video(kept, video)
+    write(t.path("still-out.jpg"), d[:len(d) - n])
+    assert djpeg(t.path("still-out.jpg")) == djpeg(src) and djpeg(out) == djpeg(src), "the still's pixels changed"
+    allow = {"DirectoryItemSemantic", "DirectoryItemMime", "DirectoryItemLength", "DirectoryItemPadding",
+             "XMP:XMP-GCamera:MotionPhoto", "XMP:XMP-GCamera:MotionPhotoVersion",
+             "XMP:XMP-GCamera:MotionPhotoPresentationTimestampUs"}
+    bad = harness.leaks(out, allow)
+    assert not bad, f"{out}: exiftool finds {bad}"
+    t.assert_idempotent(out, "--keep-motion")
+    # check calls a kept video what it is: a second recording.
+    r = unmeta("check", "--keep-motion", out)
+    assert r.returncode == 1 and b"embedded" in r.stdout, (r.returncode, r.stdout)
+
+
+def test_keep_motion_off_removes_video_and_flags(t):
+    src = google_motion(t, private_video(t))
+    out = t.strip(src)
+    d = read(out)
+    assert b"ftyp" not in d and b"MotionPhoto" not in d and b"GCamera" not in d and b"mdat" not in d
+    assert djpeg(out) == djpeg(src)
+
+
+def test_keep_motion_timecode_track_removed(t):
+    video = private_video(t, timecode=True)
+    src = google_motion(t, video)
+    out = t.strip(src, "--keep-motion")
+    d = read(out)
+    n = container_items(out)[1][-1]
+    kept = t.path("kept.mp4")
+    write(kept, d[len(d) - n:])
+    judge_video(kept, video, maps=("0:v", "0:a"))
+    r = run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", kept], check=True)
+    assert r.stdout.split() == [b"video", b"audio"], r.stdout
+    assert "QuickTime:TimeCode" not in str(exif(kept))
+
+
+def test_keep_motion_micro_video(t):
+    video = private_video(t)
+    src = google_motion(t, video, micro=True)
+    out = t.strip(src, "--keep-motion")
+    d = read(out)
+    info = exif(out)
+    assert info.get("XMP:XMP-GCamera:MicroVideo") == 1, info
+    n = info.get("XMP:XMP-GCamera:MicroVideoOffset")
+    assert isinstance(n, int) and 0 < n < len(d)
+    kept = t.path("kept.mp4")
+    write(kept, d[len(d) - n:])
+    judge_video(kept, video)
+    t.assert_idempotent(out, "--keep-motion")
+
+
+def test_keep_motion_xmp_length_must_match_structure(t):
+    video = private_video(t)
+    size = os.path.getsize(video)
+    for wrong in (size - 1, size + 7, 3 * size):
+        src = google_motion(t, video, length=wrong)
+        err = t.refuse(src, "--keep-motion")
+        assert "motion photo video" in err, err
+        assert b"ftyp" not in read(t.strip(src)), "without the option the video goes"
+
+
+def test_keep_motion_with_gain_map(t):
+    video = private_video(t)
+    src, _, gm = ultrahdr(t, trailer=read(video), motion_len=os.path.getsize(video))
+    d = read(t.strip(src, "--keep-motion"))
+    out = t.path("ultrahdr.out.jpg")
+    assert exif(out).get("MPF:MPF0:NumberOfImages") == 2
+    write(t.path("gm-in.jpg"), gm)
+    assert djpeg(mpf_image(t, out)) == djpeg(t.path("gm-in.jpg")), "the gain map changed"
+    sem, lengths, padding, info = container_items(out)
+    assert sem == ["Primary", "GainMap", "MotionPhoto"], sem
+    assert info.get("XMP:XMP-hdrgm:Version") == 1.0 or info.get("XMP:XMP-hdrgm:Version") == "1.0"
+    kept = t.path("kept.mp4")
+    write(kept, d[len(d) - lengths[-1]:])
+    judge_video(kept, video)
+    for c in GAINMAP_CANARIES:
+        if "PREVIEW" not in c:
+            assert c.encode() not in d, c
+    t.assert_idempotent(out, "--keep-motion")
+
+
+def samsung_records(data):
+    """The SEFT directory at the end of data: {name: payload}."""
+    assert data[-4:] == b"SEFT"
+    dlen = struct.unpack("<I", data[-8:-4])[0]
+    d = data[len(data) - 8 - dlen:len(data) - 8]
+    assert d[:4] == b"SEFH"
+    count = struct.unpack("<I", d[8:12])[0]
+    out = {}
+    for i in range(count):
+        _, typ, noff, size = struct.unpack("<HHII", d[12 + 12 * i:24 + 12 * i])
+        at = len(data) - 8 - dlen - noff
+        nlen = struct.unpack("<I", data[at + 4:at + 8])[0]
+        out[data[at + 8:at + 8 + nlen].decode()] = data[at + 8 + nlen:at + size]
+    return out
+
+
+def test_keep_motion_samsung_seft(t):
+    video = private_video(t)
+    base = read(cjpeg(t, "s.jpg"))
+    src = t.path("samsung.jpg")
+    write(src, base + samsung_trailer(read(video)))
+    out = t.strip(src, "--keep-motion")
+    d = read(out)
+    recs = samsung_records(d)
+    assert list(recs) == ["MotionPhoto_Data"], list(recs)
+    kept = t.path("kept.mp4")
+    write(kept, recs["MotionPhoto_Data"])
+    judge_video(kept, video)
+    info = exif(out)
+    assert info.get("MakerNotes:Samsung:EmbeddedVideoType") == "MotionPhoto_Data" or \
+        any(v == "MotionPhoto_Data" for k, v in info.items() if k.endswith("EmbeddedVideoType")), info
+    assert b"CANARY-SEF-TIME" not in d and d.startswith(base)
+    t.assert_idempotent(out, "--keep-motion")
+    assert read(t.strip(src)) == base, "without the option the trailer goes"
 
 APPLE_XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 6.0.0">'
