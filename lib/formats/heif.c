@@ -45,7 +45,10 @@
  * overlapping extents stay shared); iloc and stco/co64 offsets are both
  * moved to that layout. Removed items' and removed tracks' bytes are not
  * copied. Every other top-level box (free, skip, uuid, unknown) is dropped
- * and reported.
+ * and reported; so is Samsung's motion-photo 'mpvd' unless
+ * UNMETA_OPT_KEEP_MOTION keeps it: then a rebuilt 'mpvd' ends the file,
+ * holding its MP4 cleaned by the MP4 rules (common/motion.h), chunk
+ * offsets counting from the MP4's first byte as in the input.
  *
  * Refused: fragmented sequences ('moof'), items in other files (data
  * reference index not 0), construction method 2 (item offsets), protected

@@ -30,7 +30,10 @@
  * input had them, and its ISO 21496-1 version block. Every other MPF image
  * and every byte no image claims (motion-photo MP4s, Samsung's SEFT
  * trailer, padding) is removed and reported; a video is described by
- * common/motion.h.
+ * common/motion.h. With UNMETA_OPT_KEEP_MOTION a motion photo's video is
+ * kept instead, found by structure (keep_video(), keep_samsung()), cleaned
+ * by the MP4 rules (motion.h) and appended last, with the XMP or the
+ * Samsung trailer that points at it rebuilt.
  * Any other marker (JPEG-LS, reserved codes) is refused: libjpeg refuses
  * them too, so nothing renderable is lost, and nothing unknown passes.
  */

@@ -4,7 +4,8 @@
  * Phones store the few seconds of video of a "motion photo" as a whole MP4
  * file inside the picture: after a JPEG's EOI (Google MotionPhoto and
  * MicroVideo, Samsung's SEFT trailer) or in a top-level HEIF box (Samsung
- * 'mpvd'). The video is removed like any other trailer; this only says
+ * 'mpvd'). The video is removed like any other trailer unless the user
+ * keeps it (UNMETA_OPT_KEEP_MOTION, below); this first part only says
  * what it was: its duration (mvhd) and whether a track has sound ('soun'
  * handler). It reads the boxes itself, bounded by the range it is given,
  * and never fails on a malformed video: that one is reported as such.
