@@ -2,8 +2,8 @@
  * fuzz_strip.c - the libFuzzer target over the public API: arbitrary bytes
  * go through unmeta_inspect, unmeta_check and unmeta_strip (memory source,
  * memory sink), once with the default options and once with a variant that
- * a byte of the input chooses (ICC dropped, orientation applied, both, or
- * HEIF depth maps kept).
+ * a byte of the input chooses (ICC dropped, orientation applied, both,
+ * HEIF depth maps kept, or a motion photo's video kept).
  *
  * Surviving is not enough; each run asserts what users rely on, and
  * abort()s when it does not hold:
@@ -60,12 +60,13 @@ typedef struct variant {
     int icc;        /* UNMETA_ICC_* */
     int orient;     /* UNMETA_OPT_APPLY_ORIENTATION */
     int depth;      /* UNMETA_OPT_KEEP_DEPTH */
+    int motion;     /* UNMETA_OPT_KEEP_MOTION */
 } variant;
 
 static void fail(const char *what, const variant *v, int rc, const unmeta_ctx *ctx)
 {
-    fprintf(stderr, "fuzz_strip: property violated: %s (icc=%d apply_orientation=%d keep_depth=%d rc=%d: %s)\n",
-            what, v->icc, v->orient, v->depth, rc, ctx ? unmeta_ctx_last_error(ctx) : "");
+    fprintf(stderr, "fuzz_strip: property violated: %s (icc=%d apply_orientation=%d keep_depth=%d keep_motion=%d "
+            "rc=%d: %s)\n", what, v->icc, v->orient, v->depth, v->motion, rc, ctx ? unmeta_ctx_last_error(ctx) : "");
     abort();
 }
 
@@ -93,6 +94,7 @@ static unmeta_ctx *make_ctx(const variant *v)
         unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, v->icc) != 0 ||
         unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, v->orient) != 0 ||
         unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_DEPTH, v->depth) != 0 ||
+        unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_MOTION, v->motion) != 0 ||
         unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_MEMORY, FUZZ_MAX_MEMORY) != 0 ||
         unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_BLOCK_SIZE, FUZZ_MAX_BLOCK) != 0 ||
         unmeta_ctx_set_option(ctx, UNMETA_OPT_MAX_INFLATE, FUZZ_MAX_INFLATE) != 0 ||
@@ -356,18 +358,23 @@ static void check_removed(const uint8_t *in, size_t size, const unmeta_report *r
     free(rm);
 }
 
-/* With UNMETA_OPT_KEEP_DEPTH, a stripped output may hold depth maps, which
- * check still reports: true when they are its only findings, in blocks
- * strip keeps. */
-static int only_kept_depth(unmeta_ctx *ctx, unmeta_source *src)
+/* With UNMETA_OPT_KEEP_DEPTH, a stripped output may hold depth maps, and
+ * with UNMETA_OPT_KEEP_MOTION a motion photo's video (rebuilt around it:
+ * the Samsung trailer that holds it), which check still reports: true when
+ * they are its only findings, in blocks strip does not remove. */
+static int only_kept_on_request(unmeta_ctx *ctx, unmeta_source *src, const variant *v)
 {
     unmeta_report *r = NULL;
     int ok = unmeta_inspect(&r, ctx, src) == 0;
     for (uint32_t i = 0; ok && i < unmeta_report_finding_count(r); i++) {
         unmeta_finding f = UNMETA_FINDING_INIT;
         unmeta_block b = UNMETA_BLOCK_INIT;
-        ok = unmeta_report_finding(&f, r, i) == 0 && unmeta_report_block(&b, r, f.block) == 0 &&
-             strcmp(f.name, "DepthMap") == 0 && b.action == UNMETA_ACTION_KEEP;
+        ok = unmeta_report_finding(&f, r, i) == 0 && unmeta_report_block(&b, r, f.block) == 0;
+        if (ok && v->depth)
+            ok = strcmp(f.name, "DepthMap") == 0 && b.action == UNMETA_ACTION_KEEP;
+        else if (ok)
+            ok = (strcmp(f.name, "MotionPhoto") == 0 || strcmp(f.name, "SamsungTrailer") == 0) &&
+                 b.action != UNMETA_ACTION_REMOVE;
     }
     unmeta_report_free(r);
     return ok;
@@ -436,8 +443,8 @@ static void run_variant(const uint8_t *data, size_t size, const variant *v)
     dirty = -1;
     rc = unmeta_check(&dirty, ctx, osrc);
     CHECK(rc == 0, "check fails on strip's own output");
-    if (dirty && v->depth)
-        CHECK(only_kept_depth(ctx, osrc), "strip's output is not clean but for depth maps kept on request");
+    if (dirty && (v->depth || v->motion))
+        CHECK(only_kept_on_request(ctx, osrc, v), "strip's output is not clean but for what was kept on request");
     else
         CHECK(dirty == 0, "strip's output is not clean");
     unmeta_source_free(osrc);
@@ -466,17 +473,18 @@ done:
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const variant variants[4] = {
-        { UNMETA_ICC_STRIP, 0, 0 },
-        { UNMETA_ICC_KEEP, 1, 0 },
-        { UNMETA_ICC_STRIP, 1, 0 },
-        { UNMETA_ICC_KEEP, 0, 1 },
+    static const variant variants[5] = {
+        { UNMETA_ICC_STRIP, 0, 0, 0 },
+        { UNMETA_ICC_KEEP, 1, 0, 0 },
+        { UNMETA_ICC_STRIP, 1, 0, 0 },
+        { UNMETA_ICC_KEEP, 0, 1, 0 },
+        { UNMETA_ICC_KEEP, 0, 0, 1 },
     };
-    const variant def = { UNMETA_ICC_KEEP, 0, 0 };
+    const variant def = { UNMETA_ICC_KEEP, 0, 0, 0 };
     run_variant(data, size, &def);
     /* The last byte picks the variant: mutations there are cheap, and it
      * leaves the signature at the start of a seed intact. */
     if (size > 0)
-        run_variant(data, size, &variants[data[size - 1] % 4]);
+        run_variant(data, size, &variants[data[size - 1] % 5]);
     return 0;
 }
