@@ -204,8 +204,9 @@ int um_motion_video_open(um_motion_video **out, um_job *job, const char *fmt, ui
         case UM_FOURCC('s', 'i', 'd', 'x'):
         case UM_FOURCC('s', 't', 'y', 'p'):
         case UM_FOURCC('m', 'f', 'r', 'a'):
-            rc = um_fail(job, UNMETA_E_UNSUPPORTED, "%s: the motion photo video is fragmented ('%s'); keeping it is not "
-                         "supported", fmt, um_fourcc_str(b.type, t));
+            rc = um_fail(job, UNMETA_E_UNSUPPORTED,
+                         "%s: the motion photo video is fragmented ('%s'); keeping it is not supported", fmt,
+                         um_fourcc_str(b.type, t));
             goto fail;
         default:
             UM_TRY_GOTO(rc, drop_box(v, &b), fail);

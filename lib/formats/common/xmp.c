@@ -277,7 +277,8 @@ static const char *const hdrgm_props[] = {
 static int check_prefix(um_job *job, const uint8_t *p, size_t n, const char *ns, const char *decl)
 {
     if (find(p, n, ns) && !find(p, n, decl))
-        return um_fail(job, UNMETA_E_UNSUPPORTED, "XMP: the gain-map namespace %s has an unusual prefix", ns);
+        return um_fail(job, UNMETA_E_UNSUPPORTED, "XMP: the namespace %s (gain map or motion photo) has an unusual "
+                       "prefix", ns);
     return 0;
 }
 
