@@ -1244,6 +1244,32 @@ def test_keep_motion_samsung_seft(t):
     t.assert_idempotent(out, "--keep-motion")
     assert read(t.strip(src)) == base, "without the option the trailer goes"
 
+
+def test_keep_motion_samsung_with_google_flags(t):
+    # One UI writes both: Google flags whose length leads from the end of
+    # the file to the MP4 inside the SEFT trailer. Kept so, with the new
+    # length; a length that leads anywhere else is refused.
+    video = private_video(t)
+    data = read(video)
+    base = read(cjpeg(t, "s.jpg"))
+    trailer = samsung_trailer(data)
+    tail = len(trailer) - trailer.index(b"MotionPhoto_Data") - 16
+    assert trailer[len(trailer) - tail:][4:8] == b"ftyp"
+    src = t.path("oneui.jpg")
+    write(src, insert_after_soi(base, xmp_segment(motion_xmp(tail))) + trailer)
+    out = t.strip(src, "--keep-motion")
+    d = read(out)
+    n = container_items(out)[1][-1]
+    recs = samsung_records(d)
+    assert list(recs) == ["MotionPhoto_Data"] and d[len(d) - n:].startswith(recs["MotionPhoto_Data"]), \
+        "the Container length does not lead to the MP4 in the Samsung trailer"
+    kept = t.path("kept.mp4")
+    write(kept, recs["MotionPhoto_Data"])
+    judge_video(kept, video)
+    t.assert_idempotent(out, "--keep-motion")
+    write(src, insert_after_soi(base, xmp_segment(motion_xmp(len(data)))) + trailer)
+    assert "Samsung trailer" in t.refuse(src, "--keep-motion")
+
 APPLE_XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 6.0.0">'
     '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
