@@ -1072,8 +1072,8 @@ def motion_xmp(length, micro=False, extra=""):
             f'{directory}</rdf:Description></rdf:RDF></x:xmpmeta>')
 
 
-def google_motion(t, video, micro=False, length=None):
-    base = read(exiftool(cjpeg(t, "still.jpg"), "-GPSLatitude=48.85", "-GPSLatitudeRef=N",
+def google_motion(t, video, micro=False, length=None, size=(227, 149)):
+    base = read(exiftool(cjpeg(t, "still.jpg", *size), "-GPSLatitude=48.85", "-GPSLatitudeRef=N",
                          "-Make=CANARY-PRIMARY-MAKE"))
     data = read(video)
     src = t.path("google-motion.jpg")
@@ -1141,6 +1141,27 @@ def test_keep_motion_google(t):
     r = unmeta("check", "--keep-motion", out)
     assert r.returncode == 1 and b"embedded" in r.stdout, (r.returncode, r.stdout)
 
+
+def test_keep_motion_with_orientation_applied(t):
+    # The lossless rotation replaces the planned primary; the video still
+    # follows it, where the rebuilt XMP says.
+    video = private_video(t)
+    src = google_motion(t, video, size=(224, 144))  # whole MCUs: a perfect transform
+    exiftool(src, "-Orientation=6", "-n")
+    out = t.strip(src, "--keep-motion", "--apply-orientation")
+    d = read(out)
+    info = exif(out)
+    assert "EXIF:IFD0:Orientation" not in info, "the orientation was not applied"
+    n = container_items(out)[1][-1]
+    kept = t.path("kept.mp4")
+    write(kept, d[len(d) - n:])
+    judge_video(kept, video)
+    # ImageMagick 6 warns on the Container XMP it carries into a PNG, so the
+    # renders are compared without their profiles.
+    a, b = t.path("a.png"), t.path("b.png")
+    run(["convert", src, "-auto-orient", "-strip", a], check=True)
+    run(["convert", out, "-auto-orient", "-strip", b], check=True)
+    assert max_error(a, b) <= 4 / 255, "the rotated still renders differently"
 
 def test_keep_motion_off_removes_video_and_flags(t):
     src = google_motion(t, private_video(t))
