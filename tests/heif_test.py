@@ -1087,5 +1087,28 @@ def test_keep_motion_samsung_mpvd(t):
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     assert harness.read(os.path.join(dest, "tree", "m.heic")) == harness.read(out)
 
+
+def test_keep_motion_mpvd_absolute_offsets_refused(t):
+    # Samsung's mpvd MP4 counts its chunk offsets from its own first byte.
+    # The same file with offsets counted from the start of the HEIC is
+    # refused with that said, never copied from the wrong bytes.
+    src = harness.shared_dir("corpus", "modern", "motionphoto", "ente-io__motion_photos__motionphoto.heic")
+    d = bytearray(harness.read(src))
+    _, pos, hdr, size = [b for b in top_boxes(bytes(d)) if b[0] == b"mpvd"][0]
+    at, patched = pos, 0
+    while (at := d.find(b"stco", at, pos + size)) >= 0:
+        n = struct.unpack(">I", d[at + 8:at + 12])[0]
+        for k in range(n):
+            o = at + 12 + 4 * k
+            d[o:o + 4] = struct.pack(">I", struct.unpack(">I", d[o:o + 4])[0] + pos + hdr)
+        patched += n
+        at += 4
+    assert patched, "no chunk offsets found to move"
+    bad = t.path("absolute.heic")
+    harness.write(bad, bytes(d))
+    err = t.refuse(bad, "--keep-motion")
+    assert "count from the video's first byte" in err, err
+    assert b"mpvd" not in harness.read(t.strip(bad)), "without the option the video goes"
+
 if __name__ == "__main__":
     harness.main(globals())

@@ -157,6 +157,32 @@ static int drop_box(um_motion_video *v, const um_box *b)
     return rc;
 }
 
+/* Every kept chunk must lie in one of the video's own mdat boxes: a chunk
+ * offset that counts from elsewhere (absolute in the file when the caller
+ * expects offsets from the video's first byte) is refused here, with the
+ * convention named, rather than copied from the wrong place. */
+static int check_chunks(um_motion_video *v, int relative)
+{
+    um_movie_range *list = NULL;
+    size_t n = 0, cap = 0;
+    int rc = um_movie_kept(v->mv, &list, &n, &cap);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int inside = 0;
+        for (size_t k = 0; !inside && k < v->ntops; k++) {
+            const um_box *b = &v->tops[k].b;
+            inside = v->tops[k].kind == VT_MDAT && list[i].off >= b->off + b->hdr && list[i].off <= b->off + b->size &&
+                     list[i].len <= b->off + b->size - list[i].off;
+        }
+        if (!inside)
+            rc = um_fail(v->job, UNMETA_E_UNSUPPORTED,
+                         "%s: a chunk of the motion photo video lies outside its own media data (its offsets must "
+                         "count from %s); the video cannot be kept", v->fmt,
+                         relative ? "the video's first byte" : "the start of the file");
+    }
+    free(list);
+    return rc;
+}
+
 int um_motion_video_open(um_motion_video **out, um_job *job, const char *fmt, uint64_t off, uint64_t end,
                          uint64_t base)
 {
@@ -227,6 +253,7 @@ int um_motion_video_open(um_motion_video **out, um_job *job, const char *fmt, ui
         goto fail;
     }
     UM_TRY_GOTO(rc, um_movie_open(&v->mv, job, fmt, &v->tops[moov_i].b, base, 0), fail);
+    UM_TRY_GOTO(rc, check_chunks(v, base == off), fail);
     for (size_t i = 0; i < v->ntops; i++) {
         v->tops[i].out = v->size;
         v->size += v->tops[i].kind == VT_MOOV ? um_movie_size(v->mv) : v->tops[i].b.size;
