@@ -274,3 +274,56 @@ def test_library_location_is_honoured(tmp_path):
     pkg = pathlib.Path(unmeta.__file__).resolve().parents[1]
     r = subprocess.run([sys.executable, "-c", "import unmeta"], env=env, cwd=pkg, capture_output=True, text=True)
     assert r.returncode != 0 and "UNMETA_LIBRARY" in r.stderr
+
+
+def _google_motion_photo(tmp_path):
+    """A small Google-layout motion photo: a JPEG whose XMP Container
+    directory names an MP4 (with a location and a title) appended after EOI."""
+    need("convert")
+    need("ffmpeg")
+    still = tmp_path / "still.jpg"
+    run("convert", "-size", "32x24", "gradient:", "-quality", "90", str(still))
+    video = tmp_path / "clip.mp4"
+    run("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=64x48:r=10:d=1", "-c:v", "mpeg4",
+        "-metadata", "location=+48.8583+002.2945/", "-metadata", "title=CANARY-MOTION",
+        "-movflags", "use_metadata_tags", str(video))
+    v = video.read_bytes()
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           '<rdf:Description rdf:about="" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" '
+           'xmlns:Container="http://ns.google.com/photos/1.0/container/" '
+           'xmlns:Item="http://ns.google.com/photos/1.0/container/item/" GCamera:MotionPhoto="1" '
+           'GCamera:MotionPhotoVersion="1" GCamera:MotionPhotoPresentationTimestampUs="500000">'
+           '<Container:Directory><rdf:Seq><rdf:li rdf:parseType="Resource"><Container:Item '
+           'Item:Semantic="Primary" Item:Mime="image/jpeg"/></rdf:li><rdf:li rdf:parseType="Resource">'
+           f'<Container:Item Item:Semantic="MotionPhoto" Item:Mime="video/mp4" Item:Length="{len(v)}"/>'
+           '</rdf:li></rdf:Seq></Container:Directory></rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+    body = b"http://ns.adobe.com/xap/1.0/\0" + xmp
+    j = still.read_bytes()
+    seg = b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body
+    return j[:2] + seg + j[2:] + v, video
+
+
+def _streamhash(path):
+    return run("ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-c", "copy", "-f", "streamhash", "-")
+
+
+def test_keep_motion(tmp_path):
+    data, video = _google_motion_photo(tmp_path)
+    plain = unmeta.strip(data)
+    assert b"ftyp" not in plain and b"MotionPhoto" not in plain
+    kept = unmeta.strip(data, keep_motion=True)
+    assert b"CANARY-MOTION" not in kept and b"+48.8583" not in kept
+    at = kept.index(b"ftyp") - 4
+    out = tmp_path / "kept.mp4"
+    out.write_bytes(kept[at:])
+    assert _streamhash(out) == _streamhash(video)
+    assert b"MotionPhoto" in kept[:at]
+    # check and inspect take the option too: a kept video is still a second
+    # recording, so check reports it either way
+    assert unmeta.check(kept, keep_motion=True)
+    assert unmeta.inspect(data, keep_motion=True)["format"] == "jpeg"
+
+
+def test_keep_options_known_to_the_library():
+    # the names the binding asks for must be ones the library exports
+    assert _lib.constant("UNMETA_OPT_KEEP_DEPTH") != _lib.constant("UNMETA_OPT_KEEP_MOTION")

@@ -148,7 +148,8 @@ class _Handles:
     """Owns one context, source and sink for one call, and everything ctypes
     must keep alive while the library may call back (buffers, callbacks)."""
 
-    def __init__(self, icc: str = "keep", apply_orientation: bool = False):
+    def __init__(self, icc: str = "keep", apply_orientation: bool = False, keep_depth: bool = False,
+                 keep_motion: bool = False):
         self.ctx = ctypes.c_void_p()
         self.src = ctypes.c_void_p()
         self.dst = ctypes.c_void_p()
@@ -164,6 +165,15 @@ class _Handles:
         self.check(_lib.unmeta_ctx_set_option(self.ctx, _lib.OPT_ICC,
                                               _lib.ICC_KEEP if icc == "keep" else _lib.ICC_STRIP))
         self.check(_lib.unmeta_ctx_set_option(self.ctx, _lib.OPT_APPLY_ORIENTATION, 1 if apply_orientation else 0))
+        # Newer options: asked of the library by name, so that an older
+        # library says it lacks them only when they are asked for.
+        for name, on in (("UNMETA_OPT_KEEP_DEPTH", keep_depth), ("UNMETA_OPT_KEEP_MOTION", keep_motion)):
+            if on:
+                try:
+                    opt = _lib.constant(name)
+                except KeyError:
+                    raise FeatureError("this libunmeta has no %s" % name, None) from None
+                self.check(_lib.unmeta_ctx_set_option(self.ctx, opt, 1))
 
     def __enter__(self) -> "_Handles":
         return self
@@ -299,7 +309,8 @@ def _seekable(f: Any) -> bool:
 # ---- operations -------------------------------------------------------------
 
 def strip(src: Source, dst: Optional[Destination] = None, *, icc: str = "keep",
-          apply_orientation: bool = False) -> Optional[bytes]:
+          apply_orientation: bool = False, keep_depth: bool = False,
+          keep_motion: bool = False) -> Optional[bytes]:
     """Removes privacy-relevant metadata, leaving pixels and A/V packets untouched.
 
     src: a path (str or os.PathLike), bytes-like data, or a binary file object
@@ -312,26 +323,30 @@ def strip(src: Source, dst: Optional[Destination] = None, *, icc: str = "keep",
       (colours unchanged); "strip" drops it.
     apply_orientation: False keeps a minimal Orientation tag; True rotates
       losslessly where the format allows it.
+    keep_depth: True keeps HEIF depth maps (mattes still go).
+    keep_motion: True keeps a motion photo's video, cleaned by the MP4 rules
+      (JPEG: Google and Samsung layouts; HEIC: Samsung's mpvd box).
 
     Returns the stripped bytes when dst is None, else None.
     Raises a subclass of unmeta.Error (e.g. UnsupportedError, MalformedError,
     TruncatedError, LimitError); nothing counts as written when it does.
     """
-    with _Handles(icc, apply_orientation) as h:
+    with _Handles(icc, apply_orientation, keep_depth, keep_motion) as h:
         h.open_source(src)
         h.open_sink(dst)
         h.check(_lib.unmeta_strip(None, h.ctx, h.src, h.dst))
         return h.memory() if dst is None else None
 
 
-def inspect(src: Source) -> Dict[str, Any]:
+def inspect(src: Source, *, keep_depth: bool = False, keep_motion: bool = False) -> Dict[str, Any]:
     """Describes what src reveals without writing anything.
 
     Returns the report of docs/json.md as a dict: "format", "dirty",
     "blocks" (kind, offset, size, action), "findings" (category, name, value,
-    block, offset, size) and "notes".
+    block, offset, size) and "notes". keep_depth and keep_motion: as for
+    strip, so the report shows those blocks as kept.
     """
-    with _Handles() as h:
+    with _Handles(keep_depth=keep_depth, keep_motion=keep_motion) as h:
         h.open_source(src)
         report = ctypes.c_void_p()
         h.check(_lib.unmeta_inspect(ctypes.byref(report), h.ctx, h.src))
@@ -346,10 +361,10 @@ def inspect(src: Source) -> Dict[str, Any]:
             _lib.unmeta_report_free(report)
 
 
-def check(src: Source) -> bool:
+def check(src: Source, *, keep_depth: bool = False, keep_motion: bool = False) -> bool:
     """True when src holds something privacy-relevant (what strip removes or
     neutralises), False when it is clean. Raises unmeta.Error on bad input."""
-    with _Handles() as h:
+    with _Handles(keep_depth=keep_depth, keep_motion=keep_motion) as h:
         h.open_source(src)
         dirty = ctypes.c_int32(0)
         h.check(_lib.unmeta_check(ctypes.byref(dirty), h.ctx, h.src))
