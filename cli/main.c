@@ -152,7 +152,7 @@ static void usage(FILE *f)
         "  inspect FILE...   show what FILE reveals, block by block\n"
         "  check FILE...     exit 0 if nothing privacy-relevant is present, 1 if\n"
         "                    something is, 2 on error\n"
-        "  formats           list the formats this build handles\n"
+        "  formats [-v]      list the formats this build handles (-v: what each covers)\n"
         "  keygen, seal, open, share, share-store   sealed, expiring envelopes (see\n"
         "                    unmeta seal --help)\n"
         "\n"
@@ -890,8 +890,32 @@ int main(int argc, char **argv)
     char **files = argv + optind;
 
     if (strcmp(cmd, "formats") == 0) {
-        for (uint32_t i = 0; i < unmeta_format_count(); i++)
-            printf("%s\n", unmeta_format_name(i));
+        /* -v: what each family covers and the options that change what
+         * strip keeps in it (the names alone stay the default, for scripts). */
+        static const struct { const char *name, *what; } about[] = {
+            { "jpeg", "JPEG; HDR gain maps (Ultra HDR, Adobe, ISO 21496-1, Apple) kept with MPF and XMP rebuilt; "
+                      "motion photos (Google, Samsung SEFT): video removed, or kept cleaned with --keep-motion; "
+                      "--apply-orientation, --icc" },
+            { "png", "PNG, APNG; Orientation of eXIf or a raw EXIF text profile kept as a minimal eXIf; --icc" },
+            { "webp", "WebP (lossy, lossless, animated); --icc" },
+            { "gif", "GIF (animated)" },
+            { "tiff", "TIFF (multi-page); camera raws on TIFF refused by name; --icc" },
+            { "heif", "HEIF, HEIC, AVIF, image sequences (avis, msf1) and tracks; alpha and gain maps kept; depth "
+                      "maps removed unless --keep-depth, mattes removed; Samsung motion photos (mpvd): video "
+                      "removed, or kept cleaned with --keep-motion; --icc" },
+            { "mp4", "MP4, MOV, M4V, 3GP (rewritten natively, samples byte for byte)" },
+            { "media", "Matroska, WebM, AVI, WAV, MP3, FLAC, Ogg (remuxed by libavformat, packets kept)" },
+        };
+        for (uint32_t i = 0; i < unmeta_format_count(); i++) {
+            const char *name = unmeta_format_name(i), *what = NULL;
+            for (size_t k = 0; o.b.verbose && k < sizeof(about) / sizeof(about[0]); k++)
+                if (strcmp(about[k].name, name) == 0)
+                    what = about[k].what;
+            if (what)
+                printf("%-6s %s\n", name, what);
+            else
+                printf("%s\n", name);
+        }
         return 0;
     }
     int is_strip = strcmp(cmd, "strip") == 0, is_inspect = strcmp(cmd, "inspect") == 0,

@@ -355,6 +355,12 @@ def test_help_and_version(t):
         assert m and unmeta("--version").stdout.decode().split()[1] == m.group(1), "the version disagrees with meson"
     r = unmeta("formats")
     assert r.returncode == 0 and b"jpeg" in r.stdout.split()
+    # -v describes each family, naming the options that change what is kept
+    v = unmeta("formats", "-v")
+    assert v.returncode == 0 and len(v.stdout.splitlines()) == len(r.stdout.splitlines())
+    lines = {ln.split()[0]: ln for ln in v.stdout.splitlines()}
+    assert b"--keep-motion" in lines[b"jpeg"] and b"gain map" in lines[b"jpeg"], v.stdout
+    assert b"--keep-depth" in lines[b"heif"] and b"--keep-motion" in lines[b"heif"], v.stdout
 
 
 def test_usage_errors(t):
