@@ -289,45 +289,6 @@ done:
     return rc;
 }
 
-/* Copies an mdat, with the removed tracks' samples as zero bytes. */
-static int emit_mdat(mp4 *m, const top *tp, size_t *zi)
-{
-    um_job *job = m->job;
-    static const uint8_t zeros[4096];
-    uint64_t pos = tp->b.off, end = tp->b.off + tp->b.size;
-    size_t nzero;
-    const um_movie_range *zero = um_movie_removed(m->mv, &nzero);
-    UM_TRY(um_plan_copy(job, pos, tp->b.hdr));
-    pos += tp->b.hdr;
-    while (*zi < nzero && zero[*zi].off + zero[*zi].len <= pos)
-        (*zi)++;
-    for (size_t i = *zi; i < nzero && zero[i].off < end; i++) {
-        uint64_t a = zero[i].off > pos ? zero[i].off : pos;
-        uint64_t b = zero[i].off + zero[i].len;
-        if (b > end)
-            b = end;
-        if (b <= a)
-            continue;
-        UM_TRY(um_plan_copy(job, pos, a - pos));
-        uint64_t z = b - a;
-        if (um_job_writing(job)) {
-            if (z > job->ctx->limits.max_memory)
-                return um_fail(job, UNMETA_E_LIMIT, FMT ": %llu bytes of removed samples in one run",
-                               (unsigned long long)z);
-            if (!um_plan_reserve(job, (size_t)z))
-                return job->err;
-        } else {
-            while (z) {
-                size_t k = z < sizeof(zeros) ? (size_t)z : sizeof(zeros);
-                UM_TRY(um_plan_data(job, zeros, k));
-                z -= k;
-            }
-        }
-        pos = b;
-    }
-    return um_plan_copy(job, pos, end - pos);
-}
-
 static int run(um_job *job)
 {
     mp4 m;
@@ -370,7 +331,7 @@ static int run(um_job *job)
         if (i == m.moov_i) {
             UM_TRY_GOTO(rc, um_movie_emit(m.mv), done);
         } else if (tp->b.type == FOURCC('m', 'd', 'a', 't')) {
-            UM_TRY_GOTO(rc, emit_mdat(&m, tp, &zi), done);
+            UM_TRY_GOTO(rc, um_movie_copy_mdat(m.mv, tp->b.off, tp->b.size, tp->b.hdr, &zi), done);
         } else if (tp->b.type == FOURCC('m', 'o', 'o', 'f')) {
             UM_TRY_GOTO(rc, emit_moof(&m, tp), done);
         } else {

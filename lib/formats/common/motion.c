@@ -279,41 +279,6 @@ static int video_map(void *user, uint64_t in, uint64_t *out)
     return 0;
 }
 
-/* Copies an mdat, with the removed tracks' samples as zero bytes. */
-static int video_mdat(um_motion_video *v, const vtop *t)
-{
-    um_job *job = v->job;
-    static const uint8_t zeros[4096];
-    uint64_t pos = t->b.off, end = t->b.off + t->b.size;
-    size_t nzero;
-    const um_movie_range *zero = um_movie_removed(v->mv, &nzero);
-    UM_TRY(um_plan_copy(job, pos, t->b.hdr));
-    pos += t->b.hdr;
-    for (size_t i = 0; i < nzero; i++) {
-        if (zero[i].off + zero[i].len <= pos || zero[i].off >= end)
-            continue;
-        uint64_t a = zero[i].off > pos ? zero[i].off : pos;
-        uint64_t b = zero[i].off + zero[i].len < end ? zero[i].off + zero[i].len : end;
-        UM_TRY(um_plan_copy(job, pos, a - pos));
-        uint64_t z = b - a;
-        if (um_job_writing(job)) {
-            if (z > job->ctx->limits.max_memory)
-                return um_fail(job, UNMETA_E_LIMIT, "%s: %llu bytes of removed samples in one run", v->fmt,
-                               (unsigned long long)z);
-            if (!um_plan_reserve(job, (size_t)z))
-                return job->err;
-        } else {
-            while (z) {
-                size_t k = z < sizeof(zeros) ? (size_t)z : sizeof(zeros);
-                UM_TRY(um_plan_data(job, zeros, k));
-                z -= k;
-            }
-        }
-        pos = b;
-    }
-    return um_plan_copy(job, pos, end - pos);
-}
-
 int um_motion_video_emit(um_motion_video *v, uint64_t out_base)
 {
     um_job *job = v->job;
@@ -325,6 +290,7 @@ int um_motion_video_emit(um_motion_video *v, uint64_t out_base)
     if (out_base > v->out_start)
         return um_fail(job, UNMETA_E_STATE, "%s: the motion photo video's offsets count from past its start", v->fmt);
     UM_TRY(um_movie_move_chunks(v->mv, video_map, v));
+    size_t zi = 0; /* the tops are in input order, as um_movie_copy_mdat's cursor needs */
     for (size_t i = 0; i < v->ntops; i++) {
         const vtop *t = &v->tops[i];
         if (um_plan_size(job) != v->out_start + t->out)
@@ -332,7 +298,7 @@ int um_motion_video_emit(um_motion_video *v, uint64_t out_base)
         if (t->kind == VT_MOOV)
             UM_TRY(um_movie_emit(v->mv));
         else if (t->kind == VT_MDAT)
-            UM_TRY(video_mdat(v, t));
+            UM_TRY(um_movie_copy_mdat(v->mv, t->b.off, t->b.size, t->b.hdr, &zi));
         else
             UM_TRY(um_plan_copy(job, t->b.off, t->b.size));
     }

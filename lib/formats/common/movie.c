@@ -1345,3 +1345,41 @@ int um_movie_report_box(um_job *job, const char *fmt, const um_box *b, const uin
     m.fmt = fmt;
     return report_metadata_box(&m, b->type, b->uuid, p, n, b->off, b->size, where);
 }
+
+int um_movie_copy_mdat(um_movie *mv, uint64_t off, uint64_t size, uint32_t hdr, size_t *zi)
+{
+    um_job *job = mv->job;
+    static const uint8_t zeros[4096];
+    uint64_t pos = off, end = off + size;
+    size_t nzero;
+    const um_movie_range *zero = um_movie_removed(mv, &nzero);
+    UM_TRY(um_plan_copy(job, pos, hdr));
+    pos += hdr;
+    while (*zi < nzero && zero[*zi].off + zero[*zi].len <= pos)
+        (*zi)++;
+    for (size_t i = *zi; i < nzero && zero[i].off < end; i++) {
+        uint64_t a = zero[i].off > pos ? zero[i].off : pos;
+        uint64_t b = zero[i].off + zero[i].len;
+        if (b > end)
+            b = end;
+        if (b <= a)
+            continue;
+        UM_TRY(um_plan_copy(job, pos, a - pos));
+        uint64_t z = b - a;
+        if (um_job_writing(job)) {
+            if (z > job->ctx->limits.max_memory)
+                return um_fail(job, UNMETA_E_LIMIT, "%s: %llu bytes of removed samples in one run", mv->fmt,
+                               (unsigned long long)z);
+            if (!um_plan_reserve(job, (size_t)z))
+                return job->err;
+        } else {
+            while (z) {
+                size_t k = z < sizeof(zeros) ? (size_t)z : sizeof(zeros);
+                UM_TRY(um_plan_data(job, zeros, k));
+                z -= k;
+            }
+        }
+        pos = b;
+    }
+    return um_plan_copy(job, pos, end - pos);
+}

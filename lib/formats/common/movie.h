@@ -73,6 +73,12 @@ int um_movie_move_chunks(um_movie *mv, um_movie_map_fn map, void *user);
 uint64_t um_movie_size(const um_movie *mv);
 /* Appends the rebuilt 'moov' box to the job's plan. */
 int um_movie_emit(um_movie *mv);
+/* Appends the input box at off (size bytes, hdr of them header, an 'mdat')
+ * to the plan with the removed tracks' samples as zero bytes, so kept
+ * chunk offsets inside it stay valid. *zi is a cursor into
+ * um_movie_removed(): start it at 0 and pass it on to the next 'mdat' of
+ * the same file, in input order. */
+int um_movie_copy_mdat(um_movie *mv, uint64_t off, uint64_t size, uint32_t hdr, size_t *zi);
 
 /* Reports a removed metadata box (udta, meta, XMP_, uuid, padding) found
  * outside a movie, at input offset abs with `size` bytes whose last n are
