@@ -129,16 +129,7 @@ typedef struct sbuf {
 static int put(sbuf *b, const char *s)
 {
     size_t k = strlen(s);
-    if (b->n + k + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + k + 1)
-            cap *= 2;
-        char *q = um_realloc(b->job, b->p, cap);
-        if (!q)
-            return b->job->err;
-        b->p = q;
-        b->cap = cap;
-    }
+    UM_TRY(um_grow(b->job, (void **)&b->p, &b->cap, b->n + k, 1)); /* room for the string and its NUL */
     memcpy(b->p + b->n, s, k + 1);
     b->n += k;
     return 0;
