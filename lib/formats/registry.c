@@ -11,6 +11,7 @@ extern const um_format um_format_png;
 extern const um_format um_format_webp;
 extern const um_format um_format_gif;
 extern const um_format um_format_tiff;
+extern const um_format um_format_dng;
 extern const um_format um_format_heif;
 extern const um_format um_format_mp4;
 extern const um_format um_format_media;
@@ -22,6 +23,7 @@ static const um_format *const formats[] = {
     &um_format_webp,
     &um_format_gif,
     &um_format_tiff,
+    &um_format_dng,
     &um_format_heif,
     &um_format_mp4,
     &um_format_media,
