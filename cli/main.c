@@ -899,7 +899,10 @@ int main(int argc, char **argv)
             { "png", "PNG, APNG; Orientation of eXIf or a raw EXIF text profile kept as a minimal eXIf; --icc" },
             { "webp", "WebP (lossy, lossless, animated); --icc" },
             { "gif", "GIF (animated)" },
-            { "tiff", "TIFF (multi-page); camera raws on TIFF refused by name; --icc" },
+            { "tiff", "TIFF (multi-page), BigTIFF; proprietary camera raws (CR2, NEF, ARW, ORF, RW2, RAF...) refused "
+                      "by name; --icc" },
+            { "dng", "DNG and GoPro GPR camera raws: raw data and previews kept byte for byte with the rendering "
+                     "tags; maker note, original raw file, serials removed; preview JPEGs cleaned; --icc" },
             { "heif", "HEIF, HEIC, AVIF, image sequences (avis, msf1) and tracks; alpha and gain maps kept; depth "
                       "maps removed unless --keep-depth, mattes removed; Samsung motion photos (mpvd): video "
                       "removed, or kept cleaned with --keep-motion; --icc" },
