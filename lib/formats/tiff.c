@@ -1276,6 +1276,14 @@ static int read_page(tiff *t, page *pg, unsigned pno, uint64_t *next)
     for (size_t i = 0; i < n; i++) {
         const rawent *e = &es[i];
         if (e->tag == 50706 && pno == 0 && !t->dng) {
+            /* Four BYTEs (DNG 1.7.1 section 6): dropped as unreadable, it
+             * would leave a raw the TIFF path refuses (and a reader
+             * would not take for a DNG). */
+            if (e->type != T_BYTE || e->count != 4) {
+                rc = um_fail(job, UNMETA_E_MALFORMED, "TIFF: DNGVersion has type %u and %llu values (4 BYTEs "
+                             "expected)", e->type, (unsigned long long)e->count);
+                goto done;
+            }
             t->dng = 1;
             um_report_set_format(job->report, "dng");
         } else if (e->tag == 50706 && !t->dng) {
