@@ -305,6 +305,51 @@ def test_lossy_tiles(t):
     judge(t, src, out, render=False)
 
 
+def raw_with(compression, data, photometric=32803):
+    """A DNG whose raw SubIFD is one strip of `data` in `compression`,
+    with the metadata of dng()."""
+    d = dng("<")
+    off = d.blob(data)
+    sub = d.ifd([(254, 4, [0]), (256, 4, [16]), (257, 4, [8]), (258, 3, [16]), (259, 3, [compression]),
+                 (262, 3, [photometric]), (273, 4, [off]), (277, 3, [1]), (278, 4, [8]), (279, 4, [len(data)]),
+                 (33421, 3, [2, 2]), (33422, 1, [0, 1, 1, 2])])
+    # point IFD0's SubIFDs at the new raw IFD (330 has one LONG, inline)
+    (first,) = struct.unpack_from("<I", d.buf, 4)
+    (n,) = struct.unpack_from("<H", d.buf, first)
+    for i in range(n):
+        tag, typ, count = struct.unpack_from("<HHI", d.buf, first + 2 + 12 * i)
+        if tag == 330:
+            struct.pack_into("<I", d.buf, first + 2 + 12 * i + 8, sub)
+    return d
+
+
+def test_gpr_vc5_strips_copied(t):
+    # GoPro GPR: VC-5 (compression 9) raw data, which dcraw cannot decode:
+    # its bytes are copied untouched and the metadata goes
+    harness.need("exiftool")
+    vc5 = bytes.fromhex("ff00000000000c") + bytes((i * 7) & 0xFF for i in range(300)) + b"CANARY?not-a-tag"
+    src = raw_with(9, vc5).save(t.path("gopro.gpr"))
+    out = t.strip(src)
+    assert vc5 in harness.read(out), "the VC-5 strip changed"
+    gone = [k for k in tags(out) if k[1] in REMOVED]
+    assert not gone, f"exiftool still finds {gone}"
+    t.assert_absent(out, *CANARIES)
+    after = tags(out)
+    assert after.get(("SubIFD", "Compression")) == 9, after
+    t.assert_idempotent(out)
+
+
+def test_jpeg_xl_tiles(t):
+    # DNG 1.7 JPEG XL (52546): a bare codestream is pixels only and is
+    # copied; the container (ISO BMFF, which may hold Exif boxes) is refused
+    bare = b"\xff\x0a" + bytes(range(64))
+    out = t.strip(raw_with(52546, bare, photometric=34892).save(t.path("jxl.dng")))
+    assert bare in harness.read(out)
+    boxed = b"\0\0\0\x0cJXL \r\n\x87\n" + bytes(64)
+    err = t.refuse(raw_with(52546, boxed, photometric=34892).save(t.path("jxlbox.dng")))
+    assert "codestream" in err, err
+
+
 def test_lossless_jpeg_with_metadata_refused(t):
     # Lossless JPEG (SOF3) is sensor data: never rewritten, so a segment
     # of metadata inside it refuses the file
