@@ -289,6 +289,23 @@ def test_preview_jpeg_cleaned(t):
     assert not found, f"the preview JPEG still holds {found}"
 
 
+def test_preview_segment_shared_with_other_strip_refused(t):
+    # IFD0's strip is the preview JPEG's own bytes: cutting the EXIF out of
+    # the preview would still copy it through IFD0, so the file is refused
+    harness.need("convert", "exiftool")
+    jpeg = preview_jpeg(t)
+    d = dng("<", jpeg=jpeg)
+    jo = bytes(d.buf).index(jpeg)
+    (first,) = struct.unpack_from("<I", d.buf, 4)
+    (n,) = struct.unpack_from("<H", d.buf, first)
+    for i in range(n):
+        tag, typ, count = struct.unpack_from("<HHI", d.buf, first + 2 + 12 * i)
+        if tag in (273, 279):
+            struct.pack_into("<I", d.buf, first + 2 + 12 * i + 8, jo if tag == 273 else len(jpeg))
+    err = t.refuse(d.save(t.path("shared.dng")))
+    assert "shared with other image data" in err, err
+
+
 def test_lossy_tiles(t):
     # Lossy DNG (compression 34892): every tile a baseline JPEG, copied byte for byte
     need_tools()

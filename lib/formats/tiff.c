@@ -19,10 +19,19 @@
  * offset is recomputed, so nothing of the old layout (and no metadata
  * lying between strips) survives.
  *
- * Refused: camera raw files built on TIFF (DNG, CR2, NEF, ARW, ORF, RW2,
- * ...; they need more than one image and maker data to develop), old-style
- * JPEG (compression 6), IFD loops, strips or tiles outside the file or
- * overlapping each other or the file's structure.
+ * DNG (and GoPro GPR, a DNG with VC-5 data), recognised by DNGVersion in
+ * IFD0 and named "dng" (a second module, um_format_dng, bids on it), goes
+ * the same way with more kept: the SubIFDs of the main IFDs, read as pages
+ * of their own (the raw image and the previews), the DNG rendering tags
+ * (dng_keep_tag()) and its two ICC profiles, neutralised. Its private tags
+ * are reported by name (dng_gone[]). A preview JPEG's APPn and COM
+ * segments are cut out of its strips (page.cuts), the only bytes of image
+ * data unmeta ever leaves out; raw data is never altered. docs/dng.md.
+ *
+ * Refused: proprietary camera raw files built on TIFF (CR2, NEF, ARW, ORF,
+ * RW2, ...; they need maker data to develop) and Fujifilm RAF, named; old-
+ * style JPEG (compression 6), IFD loops, strips or tiles outside the file
+ * or overlapping each other or the file's structure.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -1577,6 +1586,30 @@ static int new_page(tiff *t, size_t *cap, uint64_t off, int parent, size_t *idx)
     return 0;
 }
 
+/* A segment cut out of a preview must not be copied through other image
+ * data: strips may share bytes only when their ranges are identical (a
+ * blank strip written once), and the other sharer keeps them whole. */
+static int check_cuts(tiff *t)
+{
+    for (size_t p = 0; p < t->npages; p++) {
+        const page *pg = &t->pages[p];
+        for (size_t c = 0; c < pg->ncuts; c++) {
+            const cut *x = &pg->cuts[c];
+            for (size_t q = 0; q < t->npages; q++) {
+                const page *o = &t->pages[q];
+                for (uint64_t k = 0; k < o->nchunks; k++) {
+                    if ((q == p && k == x->chunk) || o->clen[k] == 0)
+                        continue;
+                    if (o->coff[k] < x->off + x->len && x->off < o->coff[k] + o->clen[k])
+                        return um_fail(t->job, UNMETA_E_MALFORMED, "TIFF: the metadata segment at byte %llu of "
+                                       "%s is shared with other image data", (unsigned long long)x->off, pg->name);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 static int walk(tiff *t)
 {
     um_job *job = t->job;
@@ -1652,6 +1685,7 @@ static int walk(tiff *t)
         }
         off = next;
     }
+    UM_TRY(check_cuts(t));
     return check_overlaps(t);
 }
 
