@@ -26,7 +26,7 @@ import unmeta
 MAX_UPLOAD = 32 << 20  # bytes
 
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
-        "tiff": "image/tiff", "mp4": "video/mp4"}
+        "tiff": "image/tiff", "dng": "image/x-adobe-dng", "mp4": "video/mp4"}
 
 StartResponse = Callable[[str, List[Tuple[str, str]]], object]
 
