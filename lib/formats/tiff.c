@@ -25,8 +25,8 @@
  * of their own (the raw image and the previews), the DNG rendering tags
  * (dng_keep_tag()) and its two ICC profiles, neutralised. Its private tags
  * are reported by name (dng_gone[]). A preview JPEG's APPn and COM
- * segments are cut out of its strips (page.cuts), the only bytes of image
- * data unmeta ever leaves out; raw data is never altered. docs/dng.md.
+ * segments are cut out of its strips (page.cuts), the only image data
+ * bytes this file leaves out; raw data is never altered. docs/dng.md.
  *
  * Refused: proprietary camera raw files built on TIFF (CR2, NEF, ARW, ORF,
  * RW2, ...; they need maker data to develop) and Fujifilm RAF, named; old-
