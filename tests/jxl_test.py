@@ -302,6 +302,26 @@ def test_cjxl_plain_exif_boxes(t):
     assert harness.read(out) == container(box(b"jxlc", cs, size0=True))
 
 
+def test_frame_index_kept_only_exact(t):
+    """jxli counts in the codestream, which does not change: kept byte for
+    byte when it is exactly a frame index, dropped when it has bytes to
+    spare (which could carry anything)."""
+    cs = bare_codestream(t)
+    # NF=1, TNUM=1, TDEN=1000, then one entry: offset 0, duration 0, 1 frame.
+    index = b"\x01" + struct.pack(">II", 1, 1000) + b"\x00\x00\x01"
+    src = t.path("index.jxl")
+    harness.write(src, container(box(b"jxli", index), exif_box(), box(b"jxlc", cs)))
+    out = t.strip(src)
+    judge(t, src, out, ["CANARY-MAKE"])
+    assert harness.read(out) == container(box(b"jxli", index), box(b"jxlc", cs))
+    spare = t.path("index-spare.jxl")
+    harness.write(spare, container(box(b"jxli", index + b"CANARY-IN-INDEX"), box(b"jxlc", cs)))
+    assert "FrameIndex" in inspect(spare)
+    out = t.strip(spare)
+    t.assert_absent(out, "CANARY-IN-INDEX")
+    assert harness.read(out) == container(box(b"jxlc", cs))
+
+
 def test_metadata_box_of_size_0_at_end(t):
     cs = bare_codestream(t)
     src = t.path("tail.jxl")

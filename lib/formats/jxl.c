@@ -3,7 +3,7 @@
  * Part 2: File format").
  *
  * A JPEG XL file is either a bare codestream (ISO/IEC 18181-1, starting
- * FF 0A) or a container of ISO BMFF-style boxes (18181-2 section 3): the
+ * FF 0A) or a container of ISO BMFF-style boxes (18181-2): the
  * 12-byte signature box 'JXL ', then 'ftyp' (brand 'jxl '), then in any
  * order the level ('jxll'), the codestream (one 'jxlc', or 'jxlp' parts
  * numbered from 0 whose last has the high bit of its index set), a frame
@@ -17,7 +17,9 @@
  * order, streaming through the plan:
  *   kept as is:  'JXL ', 'ftyp', 'jxll', 'jxlc', every 'jxlp' (index
  *                fields untouched) and 'jxli' (its offsets count in the
- *                codestream, which does not change);
+ *                codestream, which does not change) when it is exactly a
+ *                frame index, with no byte to spare (else dropped: no
+ *                decoder needs it to render);
  *   dropped:     'Exif', 'xml ', 'jumb', 'brob', 'jbrd' and every other
  *                box. 'jbrd' describes the original JPEG's markers,
  *                including the Exif and XMP it carried, so it goes with
@@ -35,7 +37,7 @@
  * signature or 'ftyp', no codestream, 'jxlc' together with 'jxlp' or twice,
  * 'jxlp' indices out of sequence or a part after the last, no last part, a
  * codestream that does not start FF 0A, 'jxll' after the codestream, and a
- * 'brob' wrapping a type 18181-2 section 4.3 forbids it to (the signature,
+ * 'brob' wrapping a type 18181-2 forbids it to (the signature,
  * 'ftyp', 'jxll', 'jxlc', 'jxlp', 'jxli', 'jbrd', 'brob').
  *
  * Compressed boxes are decoded with libbrotli when the build has it
@@ -61,7 +63,7 @@
 #define FMT "JPEG XL"
 #define FOURCC UM_FOURCC
 
-#define JXLP_LAST 0x80000000u /* 18181-2 4.2: high bit of the index of the last part */
+#define JXLP_LAST 0x80000000u /* 18181-2, jxlp: high bit of the index of the last part */
 #define JUMBF_LABELS_MAX 32   /* labels of one JUMBF box named in the report */
 
 static const uint8_t signature[12] = { 0, 0, 0, 0x0c, 'J', 'X', 'L', ' ', 0x0d, 0x0a, 0x87, 0x0a };
@@ -82,7 +84,7 @@ static int probe(const uint8_t *p, size_t n)
     return n >= 2 && p[0] == 0xff && p[1] == 0x0a ? 100 : 0;
 }
 
-/* A bare codestream (18181-1 section 6.1): only its signature is checked;
+/* A bare codestream (18181-1): only its signature is checked;
  * it holds no box where metadata could be, so it is written unchanged. */
 static int run_codestream(jxl *x)
 {
@@ -96,7 +98,7 @@ static int run_codestream(jxl *x)
     return um_plan_copy(job, 0, x->file_size);
 }
 
-/* The Exif box (18181-2 4.4): a 32-bit offset to the TIFF header, from
+/* The Exif box (18181-2): a 32-bit offset to the TIFF header, from
  * after the offset field, then the TIFF structure. */
 static int scan_exif(um_job *job, int blk, const uint8_t *p, size_t n)
 {
@@ -358,7 +360,7 @@ static int drop_box(jxl *x, const um_box *b)
     return rc;
 }
 
-/* Checks that a codestream starts with its signature (18181-1 6.1). */
+/* Checks that a codestream starts with its signature, FF 0A (18181-1). */
 static int codestream_signature(jxl *x, uint64_t off, uint64_t avail, const char *where)
 {
     uint8_t s[2];
@@ -370,6 +372,40 @@ static int codestream_signature(jxl *x, uint64_t off, uint64_t avail, const char
         return um_fail(x->job, UNMETA_E_MALFORMED, FMT ": the codestream in '%s' at byte %llu does not start FF 0A",
                        where, (unsigned long long)off);
     return 0;
+}
+
+/* A ULEB128 varint of at most 64 bits at c (18181-2, the Varint of the frame index). */
+static uint64_t varint(um_cur *c)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        uint8_t b = um_cur_u8(c);
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    c->bad = 1;
+    return 0;
+}
+
+/* Whether p[0..n) is exactly a frame index (18181-2, Frame Index box): NF,
+ * TNUM, TDEN (non-zero), then NF entries of offset, duration and frame
+ * count, nothing after. An index with bytes to spare could carry
+ * anything, so only this exact shape is kept. */
+static int frame_index_ok(const uint8_t *p, size_t n)
+{
+    um_cur c = um_cur_make(p, n);
+    uint64_t nf = varint(&c);
+    um_cur_be32(&c);
+    uint32_t tden = um_cur_be32(&c);
+    if (c.bad || tden == 0 || nf > n / 3)
+        return 0;
+    for (uint64_t i = 0; i < nf && !c.bad; i++) {
+        varint(&c);
+        varint(&c);
+        varint(&c);
+    }
+    return !c.bad && um_cur_left(&c) == 0;
 }
 
 /* One top-level box after 'ftyp'. */
@@ -384,7 +420,7 @@ static int walk_box(jxl *x, const um_box *b)
     case FOURCC('f', 't', 'y', 'p'):
         return um_fail(job, UNMETA_E_MALFORMED, FMT ": a second '%s' box at byte %llu", t, (unsigned long long)b->off);
     case FOURCC('j', 'x', 'l', 'l'):
-        /* 18181-2 4.1: one level box, before the codestream. */
+        /* 18181-2, Level box: one, before the codestream. */
         if (x->jxll || x->jxlc || x->nparts)
             return um_fail(job, UNMETA_E_MALFORMED, FMT ": 'jxll' box at byte %llu %s", (unsigned long long)b->off,
                            x->jxll ? "is a second one" : "comes after the codestream");
@@ -395,7 +431,7 @@ static int walk_box(jxl *x, const um_box *b)
         UM_TRY(um_report_block(job, "jxll", b->off, b->size, UNMETA_ACTION_KEEP));
         return um_plan_copy(job, b->off, b->size);
     case FOURCC('j', 'x', 'l', 'c'):
-        /* 18181-2 4.2: the whole codestream, or parts, never both. */
+        /* 18181-2, codestream boxes: the whole codestream, or parts, never both. */
         if (x->jxlc || x->nparts)
             return um_fail(job, UNMETA_E_MALFORMED, FMT ": 'jxlc' box at byte %llu after %s", (unsigned long long)b->off,
                            x->jxlc ? "another 'jxlc'" : "'jxlp' boxes");
@@ -426,21 +462,36 @@ static int walk_box(jxl *x, const um_box *b)
         UM_TRY(um_report_block(job, "jxlp", b->off, b->size, UNMETA_ACTION_KEEP));
         return um_plan_copy(job, b->off, b->size);
     }
-    case FOURCC('j', 'x', 'l', 'i'):
+    case FOURCC('j', 'x', 'l', 'i'): {
         /* The frame index: offsets in the codestream, which is copied
-         * whole and unchanged, so they stay right. */
+         * whole and unchanged, so they stay right. Kept only when it is
+         * nothing but a well-formed index. */
         if (x->jxli)
             return um_fail(job, UNMETA_E_MALFORMED, FMT ": a second 'jxli' box at byte %llu", (unsigned long long)b->off);
         x->jxli = 1;
+        int ok = 0;
+        if (plen <= job->ctx->limits.max_block) {
+            uint8_t *p = NULL;
+            UM_TRY(um_read_block(job, poff, plen, "jxli", &p));
+            ok = frame_index_ok(p, (size_t)plen);
+            free(p);
+        }
+        if (!ok) {
+            int blk = um_report_block(job, "jxli", b->off, b->size, UNMETA_ACTION_REMOVE);
+            UM_TRY(blk);
+            return um_report_finding(job, blk, UNMETA_CAT_OTHER, "FrameIndex", "not a well-formed frame index, "
+                                     "%llu bytes", (unsigned long long)plen);
+        }
         UM_TRY(um_report_block(job, "jxli", b->off, b->size, UNMETA_ACTION_KEEP));
         return um_plan_copy(job, b->off, b->size);
+    }
     case FOURCC('b', 'r', 'o', 'b'): {
         uint8_t h[4];
         if (plen < 4)
             return um_fail(job, UNMETA_E_MALFORMED, FMT ": 'brob' box at byte %llu has no type",
                            (unsigned long long)b->off);
         UM_TRY(um_read_at(job, poff, h, 4));
-        /* 18181-2 4.3: boxes that may not be compressed. */
+        /* 18181-2, Brotli-compressed box: types that may not be compressed. */
         switch (um_be32(h)) {
         case FOURCC('J', 'X', 'L', ' '): case FOURCC('f', 't', 'y', 'p'): case FOURCC('j', 'x', 'l', 'l'):
         case FOURCC('j', 'x', 'l', 'c'): case FOURCC('j', 'x', 'l', 'p'): case FOURCC('j', 'x', 'l', 'i'):
@@ -474,7 +525,7 @@ static int run_container(jxl *x)
     UM_TRY(um_report_block(job, "JXL signature", 0, sizeof(signature), UNMETA_ACTION_KEEP));
     UM_TRY(um_plan_copy(job, 0, sizeof(signature)));
 
-    /* 18181-2 3: 'ftyp' second, brand 'jxl '. */
+    /* 18181-2: 'ftyp' second, brand 'jxl '. */
     int more = um_box_next_top(job, FMT, sizeof(signature), &b);
     UM_TRY(more);
     if (!more || b.type != FOURCC('f', 't', 'y', 'p'))
