@@ -221,11 +221,13 @@ def test_brob_hiding_xmp(t):
     harness.write(src, container(box(b"jxlc", cs), box(b"brob", b"xml " + compressed)))
     report = inspect(src)
     assert "Brotli-compressed 'xml ' box" in report, report
-    # Only in the decoded XMP: the report must have decoded it.
-    assert "CANARY-BROTLI-CREATOR" in report, f"inspect did not decode the brob box:\n{report}"
     out = t.strip(src)
     judge(t, src, out, ["CANARY-BROTLI-CREATOR", compressed[:16]])
     assert harness.read(out) == container(box(b"jxlc", cs))
+    if "not decoded: built without libbrotli" in report:
+        raise harness.Skip("this build has no libbrotli (-Dbrotli=disabled): the box is removed, not decoded")
+    # Only in the decoded XMP: the report must have decoded it.
+    assert "CANARY-BROTLI-CREATOR" in report, f"inspect did not decode the brob box:\n{report}"
 
 
 def test_brob_decode_is_capped(t):
@@ -236,9 +238,11 @@ def test_brob_decode_is_capped(t):
     r = harness.unmeta("inspect", "--max-inflate", "65536", src)
     text = r.stdout.decode(errors="replace")
     assert r.returncode == 0, r.stderr.decode(errors="replace")
-    assert "CANARY-CAPPED" in text and "first 65536 bytes decoded" in text, text
     out = t.strip(src, "--max-inflate", "65536")
     assert harness.read(out) == container(box(b"jxlc", cs))
+    if "not decoded: built without libbrotli" in text:
+        raise harness.Skip("this build has no libbrotli (-Dbrotli=disabled)")
+    assert "CANARY-CAPPED" in text and "first 65536 bytes decoded" in text, text
 
 
 def test_jumbf_c2pa_manifest(t):
@@ -281,12 +285,14 @@ def test_cjxl_jpeg_recompression(t):
     types = [c for c, _ in boxes(harness.read(src))]
     assert b"jbrd" in types, types
     report = inspect(src)
-    for what in ("CANARY-MAKE", "CANARY-SERIAL", "CANARY-XMP-CREATOR", "JPEGReconstruction"):
-        assert what in report, f"inspect does not name {what}:\n{report}"
-    assert "can no longer be rebuilt" in report, report
+    assert "JPEGReconstruction" in report and "can no longer be rebuilt" in report, report
     out = t.strip(src)
     judge(t, src, out, ["CANARY-MAKE", "CANARY-ARTIST", "CANARY-SERIAL", "CANARY-XMP-CREATOR"])
     assert not {b"jbrd", b"brob", b"Exif", b"xml "} & {c for c, _ in boxes(harness.read(out))}
+    if "not decoded: built without libbrotli" in report:
+        raise harness.Skip("this build has no libbrotli (-Dbrotli=disabled): cjxl's brob boxes are not decoded")
+    for what in ("CANARY-MAKE", "CANARY-SERIAL", "CANARY-XMP-CREATOR"):
+        assert what in report, f"inspect does not name {what}:\n{report}"
 
 
 def test_cjxl_plain_exif_boxes(t):
