@@ -261,7 +261,17 @@ static int brotli_decode(um_job *job, uint64_t off, uint64_t len, size_t cap, ui
             *whole = avail_in == 0 && pos == len ? 1 : -1;
             break;
         }
-        if (r == BROTLI_DECODER_RESULT_ERROR || (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT && pos == len))
+        if (r == BROTLI_DECODER_RESULT_ERROR) {
+            /* The decoder's own allocations fail as errors of the stream:
+             * those are the job's out-of-memory, not a damaged box. */
+            BrotliDecoderErrorCode e = BrotliDecoderGetErrorCode(s);
+            if (e <= BROTLI_DECODER_ERROR_ALLOC_CONTEXT_MODES && e >= BROTLI_DECODER_ERROR_ALLOC_BLOCK_TYPE_TREES) {
+                rc = um_fail(job, UNMETA_E_NOMEM, FMT ": out of memory in the Brotli decoder");
+                goto done;
+            }
+            break;
+        }
+        if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT && pos == len)
             break;
     }
     *out = buf;
