@@ -150,7 +150,7 @@ static int scan_jumbf(um_job *job, int blk, const uint8_t *p, size_t n, uint64_t
         }
         if (n - pos < 8 || size < hdr || size > n - pos)
             return um_report_finding(job, blk, UNMETA_CAT_OTHER, "JUMBF", "damaged box at byte %llu",
-                                     (unsigned long long)(base + pos));
+                                     (unsigned long long)base + pos);
         um_box b;
         memset(&b, 0, sizeof(b));
         b.type = um_be32(p + pos + 4);
