@@ -250,7 +250,7 @@ def test_jumbf_c2pa_manifest(t):
     src = t.path("c2pa.jxl")
     harness.write(src, container(box(b"jxlc", cs), jumbf_c2pa()))
     report = inspect(src)
-    for what in ("C2PA", "c2pa.actions", "stds.schema-org.CreativeWork", "c2pa.signature"):
+    for what in ("C2PA", "c2pa.actions", "stds.schema-org.CreativeWork", "c2pa.signature", "CANARY-C2PA-AUTHOR"):
         assert what in report, f"inspect does not name {what}:\n{report}"
     assert harness.unmeta("check", "-q", src).returncode == 1
     out = t.strip(src)

@@ -65,6 +65,7 @@
 
 #define JXLP_LAST 0x80000000u /* 18181-2, jxlp: high bit of the index of the last part */
 #define JUMBF_LABELS_MAX 32   /* labels of one JUMBF box named in the report */
+#define JUMBF_NAMES_MAX 8     /* names of one JSON content box named in the report */
 
 static const uint8_t signature[12] = { 0, 0, 0, 0x0c, 'J', 'X', 'L', ' ', 0x0d, 0x0a, 0x87, 0x0a };
 
@@ -127,10 +128,38 @@ static int label_category(const char *l)
     return UNMETA_CAT_OTHER;
 }
 
+/* Names in a JSON content box j[0..n) (C2PA's schema.org CreativeWork and
+ * identity assertions list people as {"name": "..."}): each "name" string
+ * value, up to JUMBF_NAMES_MAX, as a people finding. A plain scan, not a
+ * JSON parser: it only adds to the report of a box removed whole. */
+static int scan_json_names(um_job *job, int blk, const uint8_t *j, size_t n)
+{
+    static const char key[] = "\"name\"";
+    int found = 0;
+    for (size_t i = 0; i + sizeof(key) - 1 <= n && found < JUMBF_NAMES_MAX; i++) {
+        if (memcmp(j + i, key, sizeof(key) - 1) != 0)
+            continue;
+        size_t k = i + sizeof(key) - 1;
+        while (k < n && (j[k] == ' ' || j[k] == '\t' || j[k] == '\r' || j[k] == '\n' || j[k] == ':'))
+            k++;
+        if (k >= n || j[k] != '"')
+            continue;
+        const uint8_t *v = j + k + 1, *e = memchr(v, '"', n - k - 1);
+        if (!e)
+            break;
+        UM_TRY(um_report_finding(job, blk, UNMETA_CAT_PEOPLE, "Name", "%.*s", (int)(e - v < 64 ? e - v : 64),
+                                 (const char *)v));
+        found++;
+        i = (size_t)(e - j);
+    }
+    return 0;
+}
+
 /* A JUMBF superbox's contents p[0..n) (ISO/IEC 19566-5 section 6: a 'jumd'
  * description box, whose label follows a 16-byte type and a toggle byte
  * with bit 1 set, then content boxes and nested superboxes). Names each
- * label; nested superboxes to limits.max_depth, JUMBF_LABELS_MAX labels. */
+ * label and the names in JSON content boxes; nested superboxes to
+ * limits.max_depth, JUMBF_LABELS_MAX labels. */
 static int scan_jumbf(um_job *job, int blk, const uint8_t *p, size_t n, uint64_t base, uint32_t depth, int *labels)
 {
     size_t pos = 0;
@@ -175,6 +204,8 @@ static int scan_jumbf(um_job *job, int blk, const uint8_t *p, size_t n, uint64_t
             }
         } else if (b.type == FOURCC('j', 'u', 'm', 'b')) {
             UM_TRY(scan_jumbf(job, blk, c, cn, base + pos + b.hdr, depth + 1, labels));
+        } else if (b.type == FOURCC('j', 's', 'o', 'n')) {
+            UM_TRY(scan_json_names(job, blk, c, cn));
         }
         pos += (size_t)b.size;
     }
