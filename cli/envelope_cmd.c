@@ -163,6 +163,7 @@ static const char *ext_for_type(const char *type)
     static const struct { const char *type, *ext; } map[] = {
         { "image/jpeg", "jpg" }, { "image/png", "png" }, { "image/webp", "webp" }, { "image/gif", "gif" },
         { "image/tiff", "tif" }, { "image/heic", "heic" }, { "image/heif", "heif" }, { "image/avif", "avif" },
+        { "image/jxl", "jxl" },
         { "video/mp4", "mp4" }, { "video/quicktime", "mov" }, { "video/x-matroska", "mkv" },
         { "video/webm", "webm" }, { "audio/mp4", "m4a" }, { "application/pdf", "pdf" },
     };

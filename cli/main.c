@@ -906,6 +906,8 @@ int main(int argc, char **argv)
             { "heif", "HEIF, HEIC, AVIF, image sequences (avis, msf1) and tracks; alpha and gain maps kept; depth "
                       "maps removed unless --keep-depth, mattes removed; Samsung motion photos (mpvd): video "
                       "removed, or kept cleaned with --keep-motion; --icc" },
+            { "jxl", "JPEG XL containers (codestream boxes kept byte for byte; Exif, XMP, JUMBF, brob, jbrd "
+                     "removed) and bare codestreams (written unchanged); the codestream is not parsed" },
             { "mp4", "MP4, MOV, M4V, 3GP (rewritten natively, samples byte for byte)" },
             { "media", "Matroska, WebM, AVI, WAV, MP3, FLAC, Ogg (remuxed by libavformat, packets kept)" },
         };

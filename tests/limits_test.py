@@ -391,4 +391,59 @@ def test_webp_riff_claims_4gb(t):
     refuse(t, "riff.webp", data, says=r"WebP: the RIFF size says")
 
 
+
+# ---- JPEG XL --------------------------------------------------------------
+
+JXL_HEAD = b"\0\0\0\x0cJXL \r\n\x87\n" + struct.pack(">I", 20) + b"ftypjxl \0\0\0\0jxl "
+# unmeta does not parse the codestream, so a signature and a few bytes stand
+# for one here.
+JXL_CODESTREAM = struct.pack(">I", 8 + 18) + b"jxlc" + b"\xff\x0a" + bytes(16)
+
+
+def brotli_zeros(n):
+    import ctypes  # pylint: disable=import-outside-toplevel
+    try:
+        lib = ctypes.CDLL("libbrotlienc.so.1")
+    except OSError:
+        harness.missing("libbrotlienc.so.1 is not installed (Debian package libbrotli1)")
+    data = bytes(n)
+    out = ctypes.create_string_buffer(1 << 20)
+    size = ctypes.c_size_t(len(out))
+    assert lib.BrotliEncoderCompress(1, 24, 0, ctypes.c_size_t(n), data, ctypes.byref(size), out)
+    return out.raw[:size.value]
+
+
+def test_jxl_brob_bomb_default_limit(t):
+    # 200 MiB of zeros in ~40 KB, no option given: decoded for the report
+    # only up to the default 64 MiB, then removed; the strip succeeds (the
+    # box goes either way) in bounded time and memory.
+    bomb = brotli_zeros(200 << 20)
+    data = JXL_HEAD + JXL_CODESTREAM + struct.pack(">I", 12 + len(bomb)) + b"brobxml " + bomb
+    assert len(data) < 128 * 1024
+    src = t.path("brob-bomb.jxl")
+    harness.write(src, data)
+    r = harness.unmeta("inspect", src)
+    if b"built without libbrotli" in r.stdout:
+        raise harness.Skip("this build has no libbrotli (-Dbrotli=disabled)")
+    assert b"first 67108864 bytes decoded" in r.stdout, r.stdout[-400:]
+    start = time.monotonic()
+    out = t.strip(src)
+    took = time.monotonic() - start
+    assert took < SECONDS, f"took {took:.1f} s"
+    assert harness.read(out) == JXL_HEAD + JXL_CODESTREAM
+    kb = peak_rss_kb("strip", "-f", "-o", t.path("x.jxl"), src)
+    assert kb < RSS_KB, f"peak memory {kb} KiB"
+
+
+def test_jxl_box_claims_gigabytes(t):
+    data = JXL_HEAD + JXL_CODESTREAM + struct.pack(">I", 1) + b"Exif" + struct.pack(">Q", 1 << 40) + bytes(16)
+    refuse(t, "huge.jxl", data, says=r"JPEG XL: box 'Exif' .* runs past the end of its file")
+
+
+def test_jxl_part_flood(t):
+    # 200 000 one-byte codestream parts, against --max-items 1000.
+    parts = b"".join(struct.pack(">I", 13) + b"jxlp" + struct.pack(">I", i) + b"\xff" for i in range(200000))
+    refuse(t, "parts.jxl", JXL_HEAD + parts, "--max-items", "1000", says=r"max.?items|MAX_ITEMS|items")
+
+
 harness.main(globals())

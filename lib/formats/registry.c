@@ -13,6 +13,7 @@ extern const um_format um_format_gif;
 extern const um_format um_format_tiff;
 extern const um_format um_format_dng;
 extern const um_format um_format_heif;
+extern const um_format um_format_jxl;
 extern const um_format um_format_mp4;
 extern const um_format um_format_media;
 
@@ -25,6 +26,7 @@ static const um_format *const formats[] = {
     &um_format_tiff,
     &um_format_dng,
     &um_format_heif,
+    &um_format_jxl,
     &um_format_mp4,
     &um_format_media,
 };
