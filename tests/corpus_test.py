@@ -104,6 +104,7 @@ def test_audit(t):
         if dng_layout_only(res, structural):
             print(f"judge blind spot (DNG rendering tags and kept previews): {res['file']}: {res['leaks']} "
                   f"residue {res.get('residue', [])}")
+            continue
         if jxl_ftyp_only(res):
             print(f"judge blind spot (the JPEG XL ftyp box, mandatory): {res['file']}: {res['leaks']}")
             continue
