@@ -6,7 +6,8 @@ at the build directory (no UNMETA_LIBRARY, LD_LIBRARY_PATH or PYTHONPATH).
 
 Checks: the wheel holds the library (named by its SONAME), the package and
 py.typed, and nothing else (no command, headers, man page); its version is
-meson's project version, as is the installed library's; the library loaded
+meson's project version, as is the installed library's, which exports the
+same symbols as the one meson install gives; the library loaded
 is the one inside the venv's package; the binding's own pytest suite passes
 against the installed package; examples/sample.jpg comes out clean by
 exiftool's judgement with its pixels unchanged; mypy --strict sees the
@@ -41,8 +42,8 @@ def clean_env(**extra):
     """The environment for the venv: nothing that would find the library or
     the package anywhere but inside the venv."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("UNMETA_LIBRARY", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "PYTHONHOME",
-                        "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV")}
+           if k not in ("UNMETA_LIBRARY", "UNMETA_BUILT_LIBRARY", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH",
+                        "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV")}
     env["PYTHONNOUSERSITE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra)
@@ -124,6 +125,20 @@ def test_wheel_holds_the_library_and_the_package_only(t):
     # meson strips its build-tree RPATH on install; one left would load
     # libraries from the machine that built the wheel.
     assert "RPATH" not in dyn and "RUNPATH" not in dyn, dyn
+    # The same exported symbols, in the same version node, as the library
+    # meson install gives (docs/abi.md, "Where libunmeta.so.1 ships").
+    built = os.environ.get("UNMETA_BUILT_LIBRARY")
+    if built:
+        harness.need("nm")
+        assert exported(t.path("unmeta/libunmeta.so.1")) == exported(built), "the wheel's library exports other symbols"
+
+
+def exported(lib):
+    out = harness.run(["nm", "-D", "--defined-only", lib], check=True).stdout.decode()
+    # Only the library's own (a sanitizer or coverage build may add others).
+    names = {f[-1] for f in map(str.split, out.splitlines()) if f and f[-1].startswith(("unmeta_", "UNMETA_"))}
+    assert any(n.startswith("unmeta_strip@") for n in names), f"{lib}: no unmeta_strip in {sorted(names)[:5]}"
+    return names
 
 
 def test_installed_package_loads_its_own_library(t):
