@@ -308,6 +308,16 @@ def _seekable(f: Any) -> bool:
 
 # ---- operations -------------------------------------------------------------
 
+@overload
+def strip(src: Source, dst: None = ..., *, icc: str = ..., apply_orientation: bool = ...,
+          keep_depth: bool = ..., keep_motion: bool = ...) -> bytes: ...
+
+
+@overload
+def strip(src: Source, dst: Destination, *, icc: str = ..., apply_orientation: bool = ...,
+          keep_depth: bool = ..., keep_motion: bool = ...) -> None: ...
+
+
 def strip(src: Source, dst: Optional[Destination] = None, *, icc: str = "keep",
           apply_orientation: bool = False, keep_depth: bool = False,
           keep_motion: bool = False) -> Optional[bytes]:
