@@ -10,6 +10,7 @@
 //   node upload.js [STORE] [PORT]      # default ./uploads, 8000
 //   curl --data-binary @IMG_1.jpg http://127.0.0.1:8000/upload
 //
+// UPLOAD_MAX_BYTES sets the largest upload (default 1 GiB).
 // Answers 201 with {"id", "file", "format", "removed"} (findings removed by
 // category); 413 beyond MAX_UPLOAD; 415 when no format unmeta knows claims
 // the body; 422 for a damaged or truncated file; 404/405 elsewhere.
@@ -20,7 +21,7 @@ const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const unmeta = require('../lib');
 
-const MAX_UPLOAD = 1 << 30; // bytes
+const MAX_UPLOAD = Number(process.env.UPLOAD_MAX_BYTES || 1 << 30); // bytes
 const EXT = { jpeg: '.jpg', png: '.png', webp: '.webp', gif: '.gif', tiff: '.tif', dng: '.dng',
   heif: '.heic', jxl: '.jxl', mp4: '.mp4', media: '.bin' };
 
@@ -58,6 +59,13 @@ function createServer(store) {
   return http.createServer(async (req, res) => {
     if (req.url !== '/upload') return answer(res, 404, { error: 'not found' });
     if (req.method !== 'POST') return answer(res, 405, { error: 'POST a file to /upload' });
+    // A declared size over the limit is refused before reading a byte; a
+    // chunked body is counted on its way (the connection is then cut).
+    const declared = Number(req.headers['content-length']);
+    if (declared > MAX_UPLOAD) {
+      res.setHeader('Connection', 'close');
+      return answer(res, 413, { error: 'upload larger than ' + MAX_UPLOAD + ' bytes' });
+    }
     const id = crypto.randomBytes(12).toString('hex');
     const partial = path.join(store, '.' + id + '.part');
     const cleaner = unmeta.createStripStream();

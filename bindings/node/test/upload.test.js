@@ -8,13 +8,14 @@ const fs = require('node:fs');
 const path = require('node:path');
 const http = require('node:http');
 const unmeta = require('..');
+process.env.UPLOAD_MAX_BYTES = String(1 << 20);
 const { createServer } = require('../examples/upload');
 const h = require('./helpers');
 
 function post(port, body, url = '/upload') {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: url, method: 'POST',
-      headers: { 'Content-Type': 'application/octet-stream' } }, (res) => {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(Buffer.concat(chunks)) }));
@@ -55,5 +56,9 @@ test('the upload example stores only clean files', async (t) => {
   const cut = await post(port, photo.subarray(0, 5000));
   assert.equal(cut.status, 422, JSON.stringify(cut));
   assert.equal((await post(port, photo, '/elsewhere')).status, 404);
+  // UPLOAD_MAX_BYTES is 1 MiB here: a 2 MiB upload is refused unread.
+  const big = Buffer.concat([photo, Buffer.alloc(2 << 20)]);
+  const tooBig = await post(port, big);
+  assert.equal(tooBig.status, 413, JSON.stringify(tooBig));
   assert.deepEqual(fs.readdirSync(store), [ok.body.file], 'only the clean file is stored');
 });
