@@ -21,3 +21,9 @@ test('the formats are the library build\'s', () => {
   const f = unmeta.formats();
   for (const name of ['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'mp4']) assert.ok(f.includes(name), name);
 });
+
+test('index.d.ts declares every export of lib/index.js, and nothing else', () => {
+  const dts = fs.readFileSync(path.join(h.here, 'index.d.ts'), 'utf8');
+  const declared = new Set([...dts.matchAll(/^export (?:declare )?(?:function|class|const) (\w+)/gm)].map((m) => m[1]));
+  assert.deepEqual([...declared].sort(), Object.keys(unmeta).sort());
+});
