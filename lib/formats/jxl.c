@@ -167,24 +167,12 @@ static int scan_jumbf(um_job *job, int blk, const uint8_t *p, size_t n, uint64_t
         return um_report_finding(job, blk, UNMETA_CAT_OTHER, "JUMBF", "nested deeper than %u boxes",
                                  job->ctx->limits.max_depth);
     while (pos < n) {
-        /* Read here rather than with um_box_parse: a damaged box inside is
-         * a finding (the box is removed whole either way), not an error. */
-        uint64_t size = n - pos >= 8 ? um_be32(p + pos) : 0;
-        uint32_t hdr = 8;
-        if (size == 1 && n - pos >= 16) {
-            size = um_be64(p + pos + 8);
-            hdr = 16;
-        } else if (size == 0 && n - pos >= 8) {
-            size = n - pos;
-        }
-        if (n - pos < 8 || size < hdr || size > n - pos)
+        /* Peeked rather than parsed: a damaged box inside is a finding
+         * (the box is removed whole either way), not an error. */
+        um_box b;
+        if (!um_box_peek(p, n, pos, &b))
             return um_report_finding(job, blk, UNMETA_CAT_OTHER, "JUMBF", "damaged box at byte %llu",
                                      (unsigned long long)base + pos);
-        um_box b;
-        memset(&b, 0, sizeof(b));
-        b.type = um_be32(p + pos + 4);
-        b.size = size;
-        b.hdr = hdr;
         UM_TRY(um_job_count_item(job, "JUMBF boxes"));
         const uint8_t *c = p + pos + b.hdr;
         size_t cn = (size_t)(b.size - b.hdr);

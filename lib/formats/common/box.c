@@ -17,45 +17,83 @@ const char *um_fourcc_str(uint32_t type, char out[5])
     return out;
 }
 
-/* Decodes a header from h[0..avail) of a box at off that must end by end. */
-static int decode(um_job *job, const char *fmt, const uint8_t *h, size_t avail, uint64_t off, uint64_t end,
-                  uint64_t where, um_box *b)
+/* Why a header does not fit, for decode()'s message. */
+enum { FIT_OK, FIT_SHORT, FIT_SHORT64, FIT_SHORTUUID, FIT_SMALL, FIT_PAST };
+
+/* Decodes a header from h[0..avail) of a box at off that must end by end;
+ * b->size is the size read even when it does not fit. */
+static int fit(const uint8_t *h, size_t avail, uint64_t off, uint64_t end, um_box *b)
 {
-    char t[5];
     memset(b, 0, sizeof(*b));
     if (avail < 8 || end - off < 8)
-        return um_fail(job, UNMETA_E_TRUNCATED, "%s: a box header at byte %llu is cut short", fmt,
-                       (unsigned long long)where);
+        return FIT_SHORT;
     uint64_t size = um_be32(h);
     b->type = um_be32(h + 4);
     b->off = off;
     b->hdr = 8;
-    um_fourcc_str(b->type, t);
     if (size == 1) {
         if (avail < 16 || end - off < 16)
-            return um_fail(job, UNMETA_E_TRUNCATED, "%s: box '%s' at byte %llu: 64-bit size cut short", fmt, t,
-                           (unsigned long long)where);
+            return FIT_SHORT64;
         size = um_be64(h + 8);
         b->hdr = 16;
     } else if (size == 0) {
         size = end - off; /* 4.2: extends to the end of the enclosing space */
     }
+    b->size = size;
     if (b->type == UM_FOURCC('u', 'u', 'i', 'd')) {
         if (avail < (size_t)b->hdr + 16 || end - off < (uint64_t)b->hdr + 16)
-            return um_fail(job, UNMETA_E_TRUNCATED, "%s: 'uuid' box at byte %llu is cut short", fmt,
-                           (unsigned long long)where);
+            return FIT_SHORTUUID;
         memcpy(b->uuid, h + b->hdr, 16);
         b->hdr += 16;
     }
     if (size < b->hdr)
-        return um_fail(job, UNMETA_E_MALFORMED, "%s: box '%s' at byte %llu has size %llu, smaller than its header",
-                       fmt, t, (unsigned long long)where, (unsigned long long)size);
+        return FIT_SMALL;
     if (size > end - off)
+        return FIT_PAST;
+    return FIT_OK;
+}
+
+static int decode(um_job *job, const char *fmt, const uint8_t *h, size_t avail, uint64_t off, uint64_t end,
+                  uint64_t where, um_box *b)
+{
+    char t[5];
+    int why = fit(h, avail, off, end, b);
+    um_fourcc_str(b->type, t);
+    switch (why) {
+    case FIT_OK:
+        return 0;
+    case FIT_SHORT:
+        return um_fail(job, UNMETA_E_TRUNCATED, "%s: a box header at byte %llu is cut short", fmt,
+                       (unsigned long long)where);
+    case FIT_SHORT64:
+        return um_fail(job, UNMETA_E_TRUNCATED, "%s: box '%s' at byte %llu: 64-bit size cut short", fmt, t,
+                       (unsigned long long)where);
+    case FIT_SHORTUUID:
+        return um_fail(job, UNMETA_E_TRUNCATED, "%s: 'uuid' box at byte %llu is cut short", fmt,
+                       (unsigned long long)where);
+    case FIT_SMALL:
+        return um_fail(job, UNMETA_E_MALFORMED, "%s: box '%s' at byte %llu has size %llu, smaller than its header",
+                       fmt, t, (unsigned long long)where, (unsigned long long)b->size);
+    default:
         return um_fail(job, UNMETA_E_TRUNCATED, "%s: box '%s' at byte %llu (%llu bytes) runs past the end of its %s",
-                       fmt, t, (unsigned long long)where, (unsigned long long)size,
+                       fmt, t, (unsigned long long)where, (unsigned long long)b->size,
                        end == um_reader_size(job->in) ? "file" : "parent");
-    b->size = size;
-    return 0;
+    }
+}
+
+int um_box_peek(const uint8_t *p, size_t n, size_t pos, um_box *b)
+{
+    return pos <= n && fit(p + pos, n - pos, pos, n, b) == FIT_OK;
+}
+
+int um_box_peek_at(um_job *job, uint64_t off, uint64_t end, um_box *b)
+{
+    uint8_t h[32];
+    if (off > end)
+        return 0;
+    size_t n = end - off < sizeof(h) ? (size_t)(end - off) : sizeof(h);
+    UM_TRY(um_read_at(job, off, h, n));
+    return fit(h, n, off, end, b) == FIT_OK;
 }
 
 int um_box_read(um_job *job, const char *fmt, uint64_t off, uint64_t end, um_box *b)

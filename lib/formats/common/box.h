@@ -33,6 +33,16 @@ int um_box_read(um_job *job, const char *fmt, uint64_t off, uint64_t end, um_box
  * of p[0] in the input, used only in messages. b->off is relative to p. */
 int um_box_parse(um_job *job, const char *fmt, const uint8_t *p, size_t n, size_t pos, uint64_t base, um_box *b);
 
+/* The same checks without failing, for boxes whose damage is a finding
+ * rather than an error (inside a block that is removed whole, or where a
+ * structure is only recognised): 1 with *b filled when the box at
+ * p[pos..n) fits, 0 when it does not. */
+int um_box_peek(const uint8_t *p, size_t n, size_t pos, um_box *b);
+
+/* um_box_peek over the input, for the box at off that must end by end:
+ * 1, 0, or < 0 when reading fails. */
+int um_box_peek_at(um_job *job, uint64_t off, uint64_t end, um_box *b);
+
 /* The next top-level box of the file at pos: 1 with *b filled, or 0 at
  * the end of the file. Fewer than 8 bytes left are the end too when they
  * are zeros (padding some writers leave; reported as a removed block),

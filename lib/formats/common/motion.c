@@ -17,44 +17,18 @@
 
 #define MAX_BOXES 4096 /* boxes visited in one video, at every level */
 
-/* Reads the box header at off, inside [off, end). 1 when a box was read,
- * 0 when the bytes there are not a box that fits, < 0 on a read error. */
-static int header(um_job *job, uint64_t off, uint64_t end, uint32_t *type, uint64_t *size, uint32_t *hdr)
-{
-    uint8_t h[16];
-    if (end - off < 8)
-        return 0;
-    UM_TRY(um_read_at(job, off, h, 8));
-    uint64_t s = um_be32(h);
-    *type = um_be32(h + 4);
-    *hdr = 8;
-    if (s == 1) {
-        if (end - off < 16)
-            return 0;
-        UM_TRY(um_read_at(job, off + 8, h + 8, 8));
-        s = um_be64(h + 8);
-        *hdr = 16;
-    } else if (s == 0) {
-        s = end - off;
-    }
-    if (s < *hdr || s > end - off)
-        return 0;
-    *size = s;
-    return 1;
-}
-
 /* Walks the children of [off, end) down to depth 3 (moov/trak/mdia). */
 static int walk(um_job *job, uint64_t off, uint64_t end, int depth, unsigned *budget, um_motion *m)
 {
     while (off < end) {
-        uint32_t type, hdr;
-        uint64_t size;
-        int rc = header(job, off, end, &type, &size, &hdr);
+        um_box bx;
+        int rc = um_box_peek_at(job, off, end, &bx);
         if (rc <= 0)
             return rc;
+        uint32_t type = bx.type;
         if (++*budget > MAX_BOXES)
             return 0;
-        uint64_t body = off + hdr, bend = off + size;
+        uint64_t body = off + bx.hdr, bend = off + bx.size;
         if (depth == 1 && type == UM_FOURCC('m', 'v', 'h', 'd') && bend - body >= 32) {
             uint8_t b[32];
             UM_TRY(um_read_at(job, body, b, 32));
@@ -81,12 +55,11 @@ static int walk(um_job *job, uint64_t off, uint64_t end, int depth, unsigned *bu
 
 int um_motion_describe(um_job *job, uint64_t off, uint64_t end, um_motion *m)
 {
-    uint32_t type, hdr;
-    uint64_t size;
+    um_box b;
     unsigned budget = 0;
     memset(m, 0, sizeof(*m));
-    int rc = header(job, off, end, &type, &size, &hdr);
-    if (rc <= 0 || type != UM_FOURCC('f', 't', 'y', 'p'))
+    int rc = um_box_peek_at(job, off, end, &b);
+    if (rc <= 0 || b.type != UM_FOURCC('f', 't', 'y', 'p'))
         return rc < 0 ? rc : 0;
     return walk(job, off, end, 0, &budget, m);
 }
