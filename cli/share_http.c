@@ -44,6 +44,7 @@ struct share_http {
     char answer[ANSWER_MAX + 1];
     size_t answer_len;
     int overflow;
+    int global;                /* curl_global_init() succeeded */
 };
 
 const char *share_http_base(const share_http *h)
@@ -117,7 +118,8 @@ share_http *share_http_new(const char *base)
         goto fail;
     for (size_t n = strlen(h->base); n > 0 && h->base[n - 1] == '/'; n--)
         h->base[n - 1] = '\0';
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(h->curl = curl_easy_init())) {
+    h->global = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (!h->global || !(h->curl = curl_easy_init())) {
         fprintf(stderr, "unmeta: libcurl failed to start\n");
         goto fail;
     }
@@ -163,6 +165,8 @@ void share_http_free(share_http *h)
         curl_easy_cleanup(h->curl);
     curl_slist_free_all(h->resolve);
     explicit_bzero(h->answer, sizeof(h->answer));
+    if (h->global)
+        curl_global_cleanup();
     free(h->base);
     free(h);
 }
