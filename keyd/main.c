@@ -6,8 +6,11 @@
  * connection or a SQLite handle, neither shared between threads) and the
  * SQLite purge run on the same thread as the requests. Limits: request
  * body (KEYD_BODY_MAX), header memory per connection, connections in all
- * and per address, an idle timeout (slow clients are closed) and a request
- * rate per address. Confined (confine.c) once listening.
+ * and per address, a request rate per address, and --timeout twice over:
+ * MHD closes a connection idle that long, and this loop shuts down one
+ * whose request has not arrived whole within it, however it trickles in
+ * (slowloris keeps a connection busy, never idle). Confined (confine.c)
+ * once listening.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,11 +34,21 @@
 
 static volatile sig_atomic_t stop;
 
+/* One open connection, from MHD's connection notifications. */
+typedef struct conn_track {
+    struct conn_track *prev, *next;
+    int fd;
+    int64_t since_ms;   /* accepted, or its last request answered */
+    int cut;            /* shut down for taking too long */
+} conn_track;
+
 typedef struct server {
     keyd_store *store;
     keyd_limits lim;
     keyd_ratelimit *rl;
     int quiet;
+    int64_t deadline_ms; /* a request must arrive whole within this */
+    conn_track *conns;
 } server;
 
 typedef struct request {
@@ -175,9 +188,54 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ok;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    server *sv = cls;
+    conn_track *t = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t = calloc(1, sizeof(*t));
+        if (!t)
+            return; /* not tracked: MHD's idle timeout still applies */
+        t->fd = ci ? ci->connect_fd : -1;
+        t->since_ms = now_ms();
+        t->next = sv->conns;
+        if (sv->conns)
+            sv->conns->prev = t;
+        sv->conns = t;
+        *socket_context = t;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && t) {
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            sv->conns = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+/* Shuts down the connections whose request is overdue; MHD then sees the
+ * end of the stream and closes them. */
+static void cut_slow(server *sv)
+{
+    int64_t now = now_ms();
+    for (conn_track *t = sv->conns; t; t = t->next) {
+        if (!t->cut && t->fd >= 0 && now - t->since_ms > sv->deadline_ms) {
+            (void)shutdown(t->fd, SHUT_RDWR);
+            t->cut = 1;
+        }
+    }
+}
+
 static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    (void)cls, (void)toe;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        ((conn_track *)ci->socket_context)->since_ms = now_ms(); /* a kept-alive connection starts anew */
     if (*con_cls) {
         sodium_memzero(*con_cls, sizeof(request));
         free(*con_cls);
@@ -307,6 +365,7 @@ int main(int argc, char **argv)
     }
     sv.lim.max_ttl = (int64_t)ttl_days * 86400;
     sv.quiet = quiet;
+    sv.deadline_ms = (int64_t)timeout * 1000;
     sv.rl = keyd_ratelimit_new((double)rate, (double)burst);
     sv.store = redis ? keyd_redis_open(redis) : keyd_sqlite_open(sqlite);
     int lfd = sv.rl && sv.store ? listen_on(listen_spec) : -1;
@@ -326,6 +385,7 @@ int main(int argc, char **argv)
                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY,
                          MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
                          MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &sv,
                          MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "unmeta-keyd: cannot start the HTTP server\n");
@@ -341,6 +401,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "unmeta-keyd: the HTTP loop failed\n");
             goto done;
         }
+        cut_slow(&sv);
         if (sv.store->maintain)
             sv.store->maintain(sv.store, (int64_t)time(NULL));
     }

@@ -380,6 +380,28 @@ def test_bad_requests_and_slow_clients(t):
         assert time.time() - t0 < 8, time.time() - t0
         st, body, _ = keyd.request("GET", "/v1/health")
         assert st == 200 and body == b"ok\n", (st, body)
+        # slowloris: a header trickled a byte every 0.3 s is never idle, yet
+        # is cut once the request has not arrived whole within --timeout
+        s = socket.create_connection(("127.0.0.1", keyd.port), timeout=10)
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Trickle: ")
+        t0, closed = time.time(), None
+        while time.time() - t0 < 8:
+            try:
+                s.sendall(b"a")
+                s.settimeout(0.3)
+                if s.recv(100) == b"":
+                    closed = time.time() - t0
+                    break
+            except socket.timeout:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed = time.time() - t0
+                break
+        s.close()
+        assert closed is not None and closed < 5, closed
+        print(f"  a trickling client was cut after {closed:.1f} s (--timeout 2)")
+        st, body, _ = keyd.request("GET", "/v1/health")
+        assert st == 200, st
         assert keyd.proc.poll() is None
     finally:
         keyd.stop()
