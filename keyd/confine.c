@@ -127,6 +127,11 @@ static int landlock(const char *redis_url, const char *sqlite_path, int *abi_out
         return -1;
     }
     uint64_t fs = attr.handled_access_fs;
+#ifdef KEYD_SANITIZED
+    /* the sanitizers' runtime reads /proc/self/maps and LeakSanitizer
+     * /proc/<pid>/task at exit */
+    ll_path(rs, "/proc", LL_FS_READ_FILE | LL_FS_READ_DIR, fs);
+#endif
     if (sqlite_path) {
         /* the database, its journal files beside it */
         char *dir = strdup(sqlite_path);
@@ -191,7 +196,8 @@ static int seccomp_enter(char *why, size_t n)
     int rc = -ENOMEM;
 #ifdef KEYD_SANITIZED
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
-    static const char *const denied[] = { "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv",
+    /* not ptrace: LeakSanitizer stops the threads with it at exit */
+    static const char *const denied[] = { "execve", "execveat", "fork", "vfork", "process_vm_readv",
                                           "process_vm_writev", "io_uring_setup", "bpf", "mount", "unshare",
                                           "setns", "bind", "listen" };
     if (!f)
@@ -201,6 +207,10 @@ static int seccomp_enter(char *why, size_t n)
         if (nr != __NR_SCMP_ERROR && (rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), nr, 0)) < 0)
             goto done;
     }
+    /* no UNIX sockets, as in the allowlist */
+    if ((rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), seccomp_syscall_resolve_name("socket"), 1,
+                               SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))) < 0)
+        goto done;
     (void)allowed;
 #else
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -215,13 +225,13 @@ static int seccomp_enter(char *why, size_t n)
     static const int families[] = { AF_INET, AF_INET6 };
     for (size_t i = 0; i < 2; i++) {
         int nr = seccomp_syscall_resolve_name("socket");
-        if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]),
+        if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, nr, 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i], 0),
                                    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM))) < 0)
             goto done;
     }
     /* hiredis sets TCP_NODELAY and keep-alive via setsockopt; FIONBIO is not used. abort() signals itself. */
     if ((rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name("tgkill"), 1,
-                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()))) < 0)
+                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0))) < 0)
         goto done;
 #endif
     rc = seccomp_load(f);

@@ -121,12 +121,19 @@ class Keyd:
         self.proc.wait()
 
     def stop(self):
+        """SIGTERM; returns the exit status (0: a clean stop, and under
+        ASan/LSan no error or leak reported)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        return self.proc.returncode if self.proc else None
+
+    def stop_clean(self):
+        rc = self.stop()
+        assert rc == 0, f"unmeta-keyd exited {rc}: {self.logtext()[-2000:]}"
 
     def logtext(self):
         return read(self.log).decode(errors="replace")
@@ -274,6 +281,7 @@ def e2e(t, store_kind):
         assert f"{sid_a[:8]}..." in log, log
         for sid in (sid_a, sid_b, sid_c):
             assert sid not in log, log
+        keyd.stop_clean()
     finally:
         keyd.stop()
         if redis:
@@ -402,7 +410,7 @@ def test_bad_requests_and_slow_clients(t):
         print(f"  a trickling client was cut after {closed:.1f} s (--timeout 2)")
         st, body, _ = keyd.request("GET", "/v1/health")
         assert st == 200, st
-        assert keyd.proc.poll() is None
+        keyd.stop_clean()
     finally:
         keyd.stop()
 
@@ -416,6 +424,7 @@ def test_rate_limit_per_address(t):
         assert any(c[2].get("Retry-After") == "1" for c in codes if c[0] == 429)
         time.sleep(1.2)  # the bucket refills
         assert keyd.request("GET", "/v1/health")[0] == 200
+        keyd.stop_clean()
     finally:
         keyd.stop()
 
@@ -432,6 +441,7 @@ def test_service_starts_sandboxed(t):
                 body = f"not-after: {int(time.time()) + 60}\nkey: {'cd' * 16}\n".encode()
                 assert keyd.request("PUT", f"/v1/shares/{sid}", body=body)[0] == 201
                 assert keyd.request("GET", f"/v1/shares/{sid}")[1] == body
+                keyd.stop_clean()
             finally:
                 keyd.stop()
             log = keyd.logtext()
@@ -468,6 +478,7 @@ def test_cli_network_only_with_a_url_store(t):
                         env=dict(os.environ, UNMETA_SANDBOX_SELFTEST="1"))
         m = re.search(rb"socket: (\S+);", r.stderr)
         assert m and m.group(1) == b"EPERM", r.stderr
+        keyd.stop_clean()
     finally:
         keyd.stop()
 
@@ -500,6 +511,7 @@ def test_load_1000(t):
         print(f"  load: {res['ops']} requests, {res['errors']} errors, p50 {res['p50_ms']:.2f} ms, "
               f"p99 {res['p99_ms']:.2f} ms, {res['rate']:.0f}/s")
         assert res["errors"] == 0 and res["ops"] == 1000, res
+        keyd.stop_clean()
     finally:
         keyd.stop()
 
