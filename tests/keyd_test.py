@@ -429,6 +429,27 @@ def test_rate_limit_per_address(t):
         keyd.stop()
 
 
+def test_connection_limit_per_address(t):
+    keyd = Keyd(t.tmp, "--sqlite", t.path("shares.db"), extra=("--per-address", "4", "--timeout", "5"))
+    try:
+        held = []
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", keyd.port), timeout=5)
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")  # headers not finished: held open
+            held.append(s)
+        time.sleep(0.3)
+        # the fifth from the same address is closed without an answer
+        st = raw(keyd.port, b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout=3)
+        assert st is None, st
+        for s in held:
+            s.close()
+        time.sleep(0.3)
+        assert keyd.request("GET", "/v1/health")[0] == 200
+        keyd.stop_clean()
+    finally:
+        keyd.stop()
+
+
 def test_service_starts_sandboxed(t):
     need("redis-server")
     redis = Redis(t.path("r"))
