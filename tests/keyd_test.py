@@ -522,6 +522,90 @@ def test_url_store_errors(t):
         assert r.returncode == 2 and not os.path.exists(out), (bad, r.stderr)
 
 
+class TlsProxy:
+    """A TLS-terminating proxy in front of the service (what nginx is in
+    docs/deployment.md), with a self-signed certificate for localhost."""
+
+    def __init__(self, t, backend_port):
+        import ssl
+        import threading
+        need("openssl")
+        self.cert, key = t.path("proxy.crt"), t.path("proxy.key")
+        harness.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", self.cert,
+                     "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                    check=True)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.backend, self.ctx, self.done = backend_port, ctx, False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import threading
+        while not self.done:
+            try:
+                c, _ = self.sock.accept()
+                c = self.ctx.wrap_socket(c, server_side=True)
+            except OSError:
+                continue
+            b = socket.create_connection(("127.0.0.1", self.backend))
+
+            def pump(src, dst):
+                try:
+                    while True:
+                        data = src.recv(65536)
+                        if not data:
+                            break
+                        dst.sendall(data)
+                except OSError:
+                    pass
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            threading.Thread(target=pump, args=(c, b), daemon=True).start()
+            threading.Thread(target=pump, args=(b, c), daemon=True).start()
+
+    def close(self):
+        self.done = True
+        self.sock.close()
+
+
+def test_https_through_a_tls_proxy(t):
+    """https:// with certificate verification, from the confined command:
+    the host name resolved before confining, the CA bundle read after."""
+    keyd = Keyd(t.tmp, "--sqlite", t.path("shares.db"))
+    proxy = TlsProxy(t, keyd.port)
+    try:
+        key, rcp = keypair(t)
+        src = t.path("x.txt")
+        write(src, b"over TLS")
+        url = f"https://localhost:{proxy.port}"
+        # the proxy's certificate is not trusted by the system: refused, no envelope left
+        out = t.path("untrusted.age")
+        r = unmeta("seal", "-r", rcp, "--no-strip", "--expires", "1h", "--share-store", url, "-o", out, src)
+        assert r.returncode == 2 and not os.path.exists(out), r.stderr
+        assert b"certificate" in r.stderr.lower(), r.stderr
+        ca = dict(os.environ, CURL_CA_BUNDLE=proxy.cert)
+        out = t.path("x.age")
+        r = harness.run([harness.UNMETA, "seal", "-r", rcp, "--no-strip", "--expires", "1h", "--share-store",
+                         url, "-o", out, src], env=ca)
+        assert r.returncode == 0, r.stderr
+        r = harness.run([harness.UNMETA, "open", "-i", key, "--share-store", url, "-o", t.path("x.out"), out],
+                        env=ca)
+        assert r.returncode == 0 and read(t.path("x.out")) == b"over TLS", r.stderr
+        r = harness.run([harness.UNMETA, "revoke", out + ".revoke"], env=ca)
+        assert r.returncode == 0, r.stderr
+        keyd.stop_clean()
+    finally:
+        proxy.close()
+        keyd.stop()
+
+
 def test_load_1000(t):
     """A bounded load: 1 000 requests from 20 clients, no error."""
     sys.path.insert(0, os.path.join(ROOT, "bench"))
