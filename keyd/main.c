@@ -150,9 +150,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             an = 8; /* the /64: one host's addresses share a bucket */
         }
         rq->limited = !keyd_ratelimit_take(sv->rl, a, an, now_ms());
-        return MHD_YES;
-    }
-    if (*upload_size) {
+        /* a body declared too large, or a client over its rate: answered
+         * now, before a byte of the body is read (MHD then closes) */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > KEYD_BODY_MAX)
+            rq->too_big = 1;
+        if (!rq->limited && !rq->too_big)
+            return MHD_YES;
+    } else if (*upload_size) {
         if (!rq->too_big && rq->n + *upload_size <= KEYD_BODY_MAX) {
             memcpy(rq->body + rq->n, upload, *upload_size);
             rq->n += *upload_size;
