@@ -190,22 +190,42 @@ def assert_dead(t, env, key, url, sid):
     assert b"no longer holds it" in r.stderr, r.stderr
     r, out = open_env(t, env, key, url, "--allow-expired")
     assert r.returncode == 2 and not os.path.exists(out), r.stderr
-    need("faketime")
-    # the client's clock an hour back: the library would call it unexpired,
-    # but the service has forgotten the share
-    r, out = open_env(t, env, key, url, prefix=("faketime", "-f", "-1h"))
-    assert r.returncode == 2 and not os.path.exists(out) and b"no longer holds it" in r.stderr, r.stderr
+    if faketime_usable():
+        # the client's clock an hour back: the library would call it
+        # unexpired, but the service has forgotten the share
+        r, out = open_env(t, env, key, url, prefix=("faketime", "-f", "-1h"))
+        assert r.returncode == 2 and not os.path.exists(out) and b"no longer holds it" in r.stderr, r.stderr
     need("age")
     aout = t.path("age.out")
     r = harness.run(["age", "-d", "-i", key, "-o", aout, env])
     assert r.returncode != 0 and b"header MAC" in r.stderr, r.stderr
 
 
+_SANITIZED = None
+
+
+def faketime_usable():
+    """libfaketime cannot be preloaded into a sanitizer build of the command
+    (the ASan/TSan runtime must come first, and the process hangs): CI's
+    ASan pass leaves the clock-set-back checks to the plain build, which
+    runs them."""
+    global _SANITIZED
+    if _SANITIZED is None:
+        data = read(harness.UNMETA)
+        _SANITIZED = b"__asan_init" in data or b"__tsan_init" in data
+    if _SANITIZED:
+        print("  faketime: not with a sanitizer build of unmeta; the plain build checks the clock set back")
+        return False
+    need("faketime")
+    return True
+
+
 def faketime_works(t):
     """faketime really moves the command's clock (else the test above
     would prove nothing): an envelope sealed to expire in 1 h is refused
     with the clock 2 h ahead, without any share store."""
-    need("faketime")
+    if not faketime_usable():
+        return
     key, rcp = keypair(t, "ft.key")
     src = t.path("ft.txt")
     write(src, b"faketime control")
