@@ -113,8 +113,15 @@ static void log_request(const server *sv, const char *method, const keyd_respons
 {
     if (sv->quiet && res->status < 500)
         return;
-    /* never the share id in full, never the address, the key or a token */
-    fprintf(stderr, "unmeta-keyd: %s %s -> %d (%lld ms)\n", method, res->log_id[0] ? res->log_id : "-", res->status,
+    /* never the share id in full, never the address, the key or a token;
+     * a method the protocol does not know is not echoed (it is the
+     * client's text) */
+    static const char *const known[] = { "GET", "PUT", "DELETE", "HEAD" };
+    const char *m = "(other method)";
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(method, known[i]) == 0)
+            m = known[i];
+    fprintf(stderr, "unmeta-keyd: %s %s -> %d (%lld ms)\n", m, res->log_id[0] ? res->log_id : "-", res->status,
             (long long)(now_ms() - t0));
 }
 
