@@ -264,9 +264,9 @@ def e2e(t, store_kind):
     keyd = Keyd(t.tmp, *store)
     try:
         env_a, sid_a, na_a = seal(t, src, rcp, keyd.url, "3s", "a.age")   # expires during the test
+        assert_opens(t, env_a, key, keyd.url, content)                     # at once, before it does
         env_b, sid_b, _ = seal(t, src, rcp, keyd.url, "1h", "b.age")      # must survive the restarts
         env_c, sid_c, _ = seal(t, src, rcp, keyd.url, "1h", "c.age")      # revoked
-        assert_opens(t, env_a, key, keyd.url, content)
         if redis:
             ttl = int(redis.cmd("TTL", f"unmeta:share:{sid_b}").lstrip(b":"))
             assert 3500 < ttl <= 3600, ttl  # EXAT: Redis forgets it by itself
@@ -441,13 +441,17 @@ def test_bad_requests_and_slow_clients(t):
 
 
 def test_rate_limit_per_address(t):
-    keyd = Keyd(t.tmp, "--sqlite", t.path("shares.db"), extra=("--rate", "5", "--burst", "5"))
+    keyd = Keyd(t.tmp, "--sqlite", t.path("shares.db"), extra=("--rate", "1", "--burst", "5"))
     try:
+        t0 = time.time()
         codes = [keyd.request("GET", "/v1/health") for _ in range(20)]
-        n429 = sum(1 for c in codes if c[0] == 429)
-        assert n429 >= 10 and all(c[0] in (200, 429) for c in codes), [c[0] for c in codes]
+        took = time.time() - t0
+        # at most the burst plus what refilled meanwhile (1 a second)
+        n200 = sum(1 for c in codes if c[0] == 200)
+        assert n200 <= 5 + int(took) + 1 and n200 >= 5, ([c[0] for c in codes], took)
+        assert all(c[0] in (200, 429) for c in codes), [c[0] for c in codes]
         assert any(c[2].get("Retry-After") == "1" for c in codes if c[0] == 429)
-        time.sleep(1.2)  # the bucket refills
+        time.sleep(1.5)  # the bucket refills
         assert keyd.request("GET", "/v1/health")[0] == 200
         keyd.stop_clean()
     finally:
