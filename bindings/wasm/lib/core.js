@@ -1,7 +1,8 @@
 // The environment-free part of the wasm package: options, errors, and one
 // run of strip/inspect/check over the ABI's callback I/O. The caller gives
-// a reader ({ size, read(offset, length) -> Uint8Array }, synchronous) and,
-// for strip, a writer ({ write(Uint8Array) }); the module pulls the input
+// a reader ({ size, read(offset, length) -> Uint8Array } or { size,
+// readInto(target, offset) -> bytes read }, synchronous) and, for strip, a
+// writer ({ write(Uint8Array) } or { writeNow(view) }); the module pulls the input
 // through reader.read() as it parses and pushes the output through
 // writer.write() as it goes, so memory stays constant whatever the size
 // (src/unmeta_wasm.c). Loaded by require() in Node and by importScripts()
@@ -80,10 +81,17 @@ function bind(Module, errorsApi) {
     try {
       const n = Math.min(size, j.reader.size - j.pos);
       if (n <= 0) return 0;
-      const data = j.reader.read(j.pos, n);
-      Module.HEAPU8.set(data, buf);
-      j.pos += data.length;
-      return data.length;
+      let got;
+      if (j.reader.readInto) {
+        // Straight into the module's memory (Node's fs.readSync): no copy.
+        got = j.reader.readInto(Module.HEAPU8.subarray(buf, buf + n), j.pos);
+      } else {
+        const data = j.reader.read(j.pos, n);
+        Module.HEAPU8.set(data, buf);
+        got = data.length;
+      }
+      j.pos += got;
+      return got;
     } catch (e) {
       j.error = j.error || e;
       return -1;
@@ -100,8 +108,11 @@ function bind(Module, errorsApi) {
   Module.umWrite = (id, buf, size) => {
     const j = jobs.get(id);
     try {
-      // A copy: the heap moves when memory grows, and is reused.
-      j.writer.write(Module.HEAPU8.slice(buf, buf + size));
+      // writeNow() takes a view of the module's memory and is done with it
+      // when it returns (Node's fs.writeSync); write() keeps what it is
+      // given, so it gets a copy: the memory is reused, and moves when it grows.
+      if (j.writer.writeNow) j.writer.writeNow(Module.HEAPU8.subarray(buf, buf + size));
+      else j.writer.write(Module.HEAPU8.slice(buf, buf + size));
       return size;
     } catch (e) {
       j.error = j.error || e;

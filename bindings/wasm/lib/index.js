@@ -40,24 +40,12 @@ function isBlob(x) {
   return typeof Blob !== 'undefined' && x instanceof Blob;
 }
 
-// A reader over a file by descriptor, 1 MiB read ahead.
-function fdReader(fd, block = 1 << 20) {
-  const size = fs.fstatSync(fd).size;
-  const buf = Buffer.allocUnsafe(block);
-  let start = -1, len = 0;
+// A reader over a file by descriptor, straight into the module's memory
+// (the library reads through its own window of 256 KiB).
+function fdReader(fd) {
   return {
-    size,
-    read(off, n) {
-      if (n > block) {
-        const big = Buffer.allocUnsafe(n);
-        return big.subarray(0, fs.readSync(fd, big, 0, n, off));
-      }
-      if (start < 0 || off < start || off + n > start + len) {
-        start = off;
-        len = fs.readSync(fd, buf, 0, block, off);
-      }
-      return buf.subarray(off - start, Math.min(len, off - start + n));
-    },
+    size: fs.fstatSync(fd).size,
+    readInto: (target, off) => fs.readSync(fd, target, 0, target.length, off),
   };
 }
 
@@ -108,7 +96,7 @@ async function stripFile(inPath, outPath, options) {
   let ok = false;
   try {
     const report = await withReader(inPath, (reader) => a.run(core.OP_STRIP, reader, {
-      write(bytes) {
+      writeNow(bytes) {
         for (let at = 0; at < bytes.length;) at += fs.writeSync(out, bytes, at, bytes.length - at);
       },
     }, options).report);
