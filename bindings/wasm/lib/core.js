@@ -199,9 +199,13 @@ function blobReader(blob, block = 1 << 20) {
   };
 }
 
-// A writer that gathers the output into parts of about 1 MiB, for a Blob.
-function partsWriter(part = 1 << 20) {
-  const parts = [];
+// A writer that gathers the output into parts of about 1 MiB, folded into
+// a Blob every 16 MiB: the bytes then belong to the browser's Blob store
+// (Chromium keeps large Blobs on disk), not to this Worker's heap. finish()
+// gives the parts for the final Blob.
+function partsWriter(part = 1 << 20, fold = 16 << 20) {
+  const blobs = [];
+  let parts = [], partsSize = 0;
   let pending = [], pendingSize = 0;
   function flush() {
     if (pendingSize === 0) return;
@@ -212,17 +216,22 @@ function partsWriter(part = 1 << 20) {
       for (const p of pending) { buf.set(p, at); at += p.length; }
       parts.push(buf);
     }
+    partsSize += pendingSize;
     pending = [];
     pendingSize = 0;
+    if (partsSize >= fold && typeof Blob !== 'undefined') {
+      blobs.push(new Blob(parts));
+      parts = [];
+      partsSize = 0;
+    }
   }
   return {
-    parts,
     write(bytes) {
       pending.push(bytes);
       pendingSize += bytes.length;
       if (pendingSize >= part) flush();
     },
-    finish() { flush(); return parts; },
+    finish() { flush(); return blobs.concat(parts); },
   };
 }
 

@@ -69,3 +69,35 @@ test('progress is reported, and returning false cancels', async () => {
   assert.deepEqual(seen[seen.length - 1], [size, size]);
   await assert.rejects(unmeta.strip(h.sample, { onProgress: () => false }), unmeta.CanceledError);
 });
+
+test('the package loads with import as with require', (t) => {
+  // As an installed package (node_modules/unmeta-wasm -> this folder): Node
+  // resolves `import 'unmeta-wasm'` through package.json's exports.
+  const dir = h.tmpdir('unmeta-wasm-import-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'node_modules'));
+  fs.symlinkSync(h.here, path.join(dir, 'node_modules', 'unmeta-wasm'));
+  fs.writeFileSync(path.join(dir, 'a.mjs'), `import unmeta, { inspect } from 'unmeta-wasm';
+    console.log((await inspect(process.argv[2])).format, typeof unmeta.strip);`);
+  fs.writeFileSync(path.join(dir, 'b.cjs'), `require('unmeta-wasm').check(process.argv[2]).then((d) => console.log(d));`);
+  const env = { ...process.env, UNMETA_WASM_DIST: h.dist };
+  const a = spawnSync(process.execPath, [path.join(dir, 'a.mjs'), h.sample], { encoding: 'utf8', env, cwd: dir });
+  assert.equal(a.stdout.trim(), 'jpeg function', a.stderr);
+  const b = spawnSync(process.execPath, [path.join(dir, 'b.cjs'), h.sample], { encoding: 'utf8', env, cwd: dir });
+  assert.equal(b.stdout.trim(), 'true', b.stderr);
+});
+
+test('the output is gathered into parts, folded into Blobs every 16 MiB, in order', async () => {
+  const core = require('../lib/core');
+  const w = core.partsWriter();
+  const want = Buffer.alloc(40 * (1 << 20) + 12345);
+  for (let i = 0; i < want.length; i++) want[i] = (i * 2654435761) >>> 24;
+  for (let at = 0, k = 0; at < want.length; k++) {
+    const n = Math.min(want.length - at, [1, 70000, 1 << 20, 3 << 20][k % 4]);
+    w.write(new Uint8Array(want.subarray(at, at + n))); // copies, as core.run gives
+    at += n;
+  }
+  const parts = w.finish();
+  assert.ok(parts.filter((p) => p instanceof Blob).length >= 2, 'folded into Blobs');
+  assert.ok(Buffer.from(await new Blob(parts).arrayBuffer()).equals(want));
+});
