@@ -161,3 +161,50 @@ test('in Chromium, the page strips ../shared/corpus to the CLI\'s bytes', async 
   assert.ok(same >= 100, `${same} byte-identical`);
   assert.deepEqual(o.errors, []);
 });
+
+test('a long video is cleaned off the main thread, with progress, into the CLI\'s bytes', { timeout: 600000 }, async (t) => {
+  if (!h.need(t, 'ffmpeg', h.have('ffmpeg'))) return;
+  const o = await openPage(t);
+  if (!o) return;
+  const dir = h.tmpdir('unmeta-wasm-long-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { spawnSync } = require('node:child_process');
+  const clip = path.join(dir, 'clip.mp4');
+  const ff = (args) => assert.equal(spawnSync('ffmpeg', ['-v', 'error', '-y', ...args]).status, 0, args.join(' '));
+  ff(['-f', 'lavfi', '-i', 'testsrc2=s=640x360:r=25:d=2,noise=alls=60:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '2', clip]);
+  const loops = Math.ceil((160 << 20) / fs.statSync(clip).size) - 1;
+  const big = path.join(dir, 'long.mp4');
+  ff(['-stream_loop', String(loops), '-i', clip, '-c', 'copy', '-metadata', 'location=+48.8583+002.2945/',
+    '-metadata', 'creation_time=2026-07-14T18:42:07Z', '-movflags', 'use_metadata_tags', big]);
+  // The page's main thread answers while the Worker works, and the bar moves.
+  await o.page.evaluate(() => {
+    window.seen = [];
+    new MutationObserver(() => {
+      const bar = document.querySelector('#results > li progress');
+      if (bar && !bar.hidden) window.seen.push(bar.value);
+    }).observe(document.querySelector('#results'), { subtree: true, attributes: true, childList: true });
+  });
+  await o.page.setInputFiles('#files', [big]);
+  let answers = 0;
+  while (await o.page.locator('#results > li.done, #results > li.failed').count() === 0) {
+    const t0 = Date.now();
+    await o.page.evaluate(() => 1 + 1);
+    if (Date.now() - t0 < 500) answers++;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const item = o.page.locator('#results > li').first();
+  assert.equal(await item.getAttribute('class'), 'file done', await item.innerText());
+  const seen = await o.page.evaluate(() => window.seen);
+  assert.ok(seen.some((v) => v > 0 && v < 1), `the progress bar moved: ${seen.slice(0, 20)}`);
+  assert.ok(answers >= 3, `the main thread answered ${answers} times while the file was cleaned`);
+  assert.ok((await item.innerText()).includes('Location'), 'the video\'s location is shown');
+  const sum = await item.locator('a.download').evaluate(async (a) => {
+    const buf = await (await fetch(a.href)).arrayBuffer();
+    return [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  });
+  const cliOut = path.join(dir, 'cli.mp4');
+  assert.equal(spawnSync(h.cli, ['strip', '-o', cliOut, big]).status, 0);
+  const want = require('node:crypto').createHash('sha256').update(fs.readFileSync(cliOut)).digest('hex');
+  assert.equal(sum, want, 'the same bytes as the CLI');
+  t.diagnostic(`${(fs.statSync(big).size / (1 << 20)).toFixed(0)} MiB MP4 in Chromium: ${seen.length} progress updates, the page answered ${answers} times meanwhile`);
+});
