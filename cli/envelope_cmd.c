@@ -27,6 +27,7 @@
 #include "unmeta.h"
 #include "envelope_cmd.h"
 #include "sandbox.h"
+#include "share_http.h"
 
 #define EXIT_ERROR 2
 #define PASS_MAX 1024
@@ -89,9 +90,10 @@ static void usage(FILE *f)
         "       %s open [-i IDENTITY_FILE]... [-p] [--allow-expired] [--max-work-factor N]\n"
         "                  [-o OUT] [-f] FILE.age\n"
         "       %s share FILE --to RECIPIENT [--expires WHEN] [-o OUT]\n"
-        "       seal, share and open take --share-store DIR: a key-release share,\n"
+        "       seal, share and open take --share-store DIR|URL: a key-release share,\n"
         "       and --no-sandbox: do not confine the process (SECURITY.md)\n"
         "       %s share-store gc DIR [--now WHEN]   delete the expired shares\n"
+        "       %s revoke FILE.revoke   delete a share early (--share-store URL)\n"
         "\n"
         "Envelopes are age v1 files: any age client decrypts them. seal strips the\n"
         "file's metadata first, records its type, length and expiry inside the\n"
@@ -102,9 +104,11 @@ static void usage(FILE *f)
         "2026-12-31T18:00Z. Outputs get random names unless -o says otherwise; the\n"
         "original file name is never stored. With --share-store DIR, half of the\n"
         "key goes to DIR/<id> instead of the envelope and is deleted at expiry:\n"
-        "after that nobody can open the envelope, with any age client. See\n"
-        "unmeta(1) and docs/envelope.md.\n",
-        prog, prog, prog, prog, prog);
+        "after that nobody can open the envelope, with any age client. With\n"
+        "--share-store https://HOST, a key-release service (unmeta-keyd) holds it,\n"
+        "and OUT.revoke keeps the token that deletes it early. See unmeta(1),\n"
+        "unmeta-keyd(8) and docs/envelope.md.\n",
+        prog, prog, prog, prog, prog, prog);
 }
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -115,7 +119,7 @@ static void usage(FILE *f)
  * temporary file, which a confined process could not create), and FFmpeg
  * loaded when seal will strip a media file. -1 when confining failed. */
 static int confine(int no_sandbox, unmeta_ctx *ctx, unmeta_source *src, const char *file, int strip,
-                   const char *out, int force, const char *store)
+                   const char *out, int force, const char *store, share_http *net)
 {
     sandbox *sb = sandbox_new(!no_sandbox, 0);
     const char *fmt = NULL;
@@ -138,7 +142,9 @@ static int confine(int no_sandbox, unmeta_ctx *ctx, unmeta_source *src, const ch
             sandbox_need_media(sb);
         if (strcmp(out, "-") != 0)
             sandbox_allow_write_beside(sb, out, force ? SANDBOX_REPLACE : 0);
-        if (store) {
+        if (net) {
+            share_http_allow(net, sb); /* TCP to the service's port, the CA certificates */
+        } else if (store) {
             sandbox_allow_read(sb, store, 1);
             sandbox_allow_write(sb, store, SANDBOX_REPLACE);
         }
@@ -661,6 +667,56 @@ typedef struct seal_opts {
     const char *share_store;         /* --share-store DIR */
 } seal_opts;
 
+/* The sender's means to revoke a share held by a service: OUT.revoke (mode
+ * 0600, beside the envelope, never sent with it), read by `unmeta revoke`:
+ *   # unmeta revocation: keep it, never send it with the envelope
+ *   url: <the service's base URL>
+ *   id: <share id>
+ *   not-after: <Unix seconds>
+ *   token: <64 lowercase hex digits>
+ * For an envelope written to standard output the same lines go to stderr.
+ * Once the share is stored, a revocation file that cannot be written is an
+ * error: the envelope is removed and the share revoked. */
+static int write_revoke(const char *out, share_http *net, const unmeta_share *sh, const char *token, int force)
+{
+    char path[4096], text[4600];
+    int len = snprintf(text, sizeof(text),
+                       "# unmeta revocation: keep it, never send it with the envelope\n"
+                       "url: %s\nid: %s\nnot-after: %lld\ntoken: %s\n",
+                       share_http_base(net), sh->id, (long long)sh->not_after, token);
+    int rc = -1, fd = -1;
+    if (len < 0 || len >= (int)sizeof(text))
+        goto done;
+    if (strcmp(out, "-") == 0) {
+        fprintf(stderr, "%s", text);
+        rc = 0;
+        goto done;
+    }
+    if (snprintf(path, sizeof(path), "%s.revoke", out) >= (int)sizeof(path)) {
+        say("%s.revoke: path too long", out);
+        goto done;
+    }
+    if (force)
+        (void)unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, text, (size_t)len) != 0 || fsync(fd) != 0) {
+        say("%s: cannot write the revocation file: %s%s", path, strerror(errno),
+            errno == EEXIST ? " (-f replaces it)" : "");
+        if (fd >= 0)
+            unlink(path);
+        (void)share_http_revoke(net, sh->id, token);
+        goto done;
+    }
+    fprintf(stderr, "%s: revocation token written to %s (unmeta revoke %s deletes the share early)\n", out, path,
+            path);
+    rc = 0;
+done:
+    if (fd >= 0)
+        close(fd);
+    wipe(text, sizeof(text));
+    return rc;
+}
+
 static int do_seal(const seal_opts *o, const char *file)
 {
     unmeta_ctx *ctx = NULL;
@@ -670,7 +726,8 @@ static int do_seal(const seal_opts *o, const char *file)
     FILE *tmp = NULL;
     passbuf pb;
     unmeta_share share = UNMETA_SHARE_INIT;
-    char name[64];
+    share_http *net = NULL;
+    char name[64], token[SHARE_TOKEN_LEN + 1] = "";
     const char *out = o->out;
     int status = EXIT_ERROR, rc;
     memset(&pb, 0, sizeof(pb));
@@ -710,11 +767,14 @@ static int do_seal(const seal_opts *o, const char *file)
             goto done;
         }
     }
-    if (o->share_store && mkdir(o->share_store, 0700) != 0 && errno != EEXIST) {
+    if (o->share_store && share_http_is_url(o->share_store)) {
+        if (!(net = share_http_new(o->share_store)))
+            goto done;
+    } else if (o->share_store && mkdir(o->share_store, 0700) != 0 && errno != EEXIST) {
         say("%s: cannot create the share store: %s", o->share_store, strerror(errno));
         goto done;
     }
-    if (confine(o->no_sandbox, ctx, src, file, !o->no_strip, out, o->force, o->share_store) < 0)
+    if (confine(o->no_sandbox, ctx, src, file, !o->no_strip, out, o->force, o->share_store, net) < 0)
         goto done;
     if (o->no_strip) {
         content = src;
@@ -756,7 +816,8 @@ static int do_seal(const seal_opts *o, const char *file)
         goto done;
     }
     if (o->share_store) {
-        if (store_put(o->share_store, &share) < 0) {
+        if (net ? share_http_put(net, &share, token) < 0 || write_revoke(out, net, &share, token, o->force) < 0
+                : store_put(o->share_store, &share) < 0) {
             /* an envelope whose share was never stored opens for nobody */
             if (strcmp(out, "-") != 0)
                 unlink(out);
@@ -786,6 +847,8 @@ static int do_seal(const seal_opts *o, const char *file)
 done:
     pass_free(&pb);
     unmeta_share_wipe(&share);
+    wipe(token, sizeof(token));
+    share_http_free(net);
     unmeta_sink_free(dst);
     if (content != src)
         unmeta_source_free(content);
@@ -857,6 +920,10 @@ static int cmd_seal(int argc, char **argv, int share)
         say("--share-store needs recipients (-r, -R): age allows no other stanza beside a passphrase's");
         goto done;
     }
+    if (o.share_store && share_http_is_url(o.share_store) && !expires) {
+        say("--share-store %s: a key-release service keeps shares until an expiry; give --expires", o.share_store);
+        goto done;
+    }
     if (expires && parse_when(&o.not_after, expires, now) < 0) {
         say("--expires: '%s' is not 24h, 7d, 2w, 90m, 2026-12-31 or 2026-12-31T18:00Z", expires);
         goto done;
@@ -902,6 +969,7 @@ static int cmd_open(int argc, char **argv)
     unmeta_ctx *ctx = NULL;
     unmeta_source *src = NULL;
     unmeta_sink *dst = NULL;
+    share_http *net = NULL;
     char name[64], *final = NULL;
     memset(&pb, 0, sizeof(pb));
     static const struct option lo[] = {
@@ -981,7 +1049,9 @@ static int cmd_open(int argc, char **argv)
         say("%s: %s", out, unmeta_strerror(rc));
         goto done;
     }
-    if (confine(no_sandbox, ctx, src, file, 0, out, force, share_store) < 0)
+    if (share_store && share_http_is_url(share_store) && !(net = share_http_new(share_store)))
+        goto done;
+    if (confine(no_sandbox, ctx, src, file, 0, out, force, share_store, net) < 0)
         goto done;
     unmeta_open_params p = UNMETA_OPEN_PARAMS_INIT;
     p.identities = (const char *const *)ids.items;
@@ -992,7 +1062,10 @@ static int cmd_open(int argc, char **argv)
     }
     p.max_scrypt_log_n = (int32_t)max_wf;
     p.flags = flags;
-    if (share_store) {
+    if (net) {
+        p.share_fetch = share_http_fetch;
+        p.share_user = net;
+    } else if (share_store) {
         p.share_fetch = store_fetch;
         p.share_user = (void *)share_store;
     }
@@ -1003,7 +1076,7 @@ static int cmd_open(int argc, char **argv)
         if (rc == UNMETA_E_EXPIRED)
             say("%s: --allow-expired opens it anyway (for recovery)", file);
         if (rc == UNMETA_E_NOKEY && !share_store && strstr(unmeta_ctx_last_error(ctx), "key-release share"))
-            say("%s: give the share store that holds it with --share-store DIR", file);
+            say("%s: give the share store that holds it with --share-store DIR or URL", file);
         goto done;
     }
     const char *shown = out;
@@ -1037,6 +1110,7 @@ static int cmd_open(int argc, char **argv)
 done:
     pass_free(&pb);
     keylist_free(&ids, 1);
+    share_http_free(net);
     unmeta_sink_free(dst);
     unmeta_source_free(src);
     unmeta_ctx_free(ctx);
@@ -1135,10 +1209,85 @@ static int cmd_share_store(int argc, char **argv)
     return status;
 }
 
+/* ---- revoke ---------------------------------------------------------------- */
+
+/* Deletes a share from its service early with the token of FILE.revoke,
+ * then removes that file. A share already gone (expired, revoked) is said
+ * and counts as done: nobody can open the envelope either way. */
+static int cmd_revoke(int argc, char **argv)
+{
+    static const struct option lo[] = { { "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+                                         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+    char buf[4700], url[4200] = "", id[40] = "", token[80] = "", canon[4700];
+    long long na = -1;
+    int c, no_sandbox = 0, status = EXIT_ERROR;
+    share_http *net = NULL;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case OPT_NO_SANDBOX: no_sandbox = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_ERROR;
+        }
+    }
+    if (argc - optind != 1) {
+        say("revoke takes exactly one FILE.revoke");
+        return EXIT_ERROR;
+    }
+    const char *file = argv[optind];
+    int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read_full(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0) {
+        say("%s: cannot read: %s", file, strerror(errno));
+        goto done;
+    }
+    buf[n] = '\0';
+    if (sscanf(buf, "# unmeta revocation: keep it, never send it with the envelope\nurl: %4199s\nid: %39[0-9a-f]\n"
+                    "not-after: %18lld\ntoken: %79[0-9a-f]", url, id, &na, token) != 4 ||
+        snprintf(canon, sizeof(canon), "# unmeta revocation: keep it, never send it with the envelope\n"
+                 "url: %s\nid: %s\nnot-after: %lld\ntoken: %s\n", url, id, na, token) != (int)n ||
+        memcmp(canon, buf, (size_t)n) != 0 || !is_share_id(id) || strlen(token) != SHARE_TOKEN_LEN ||
+        !share_http_is_url(url)) {
+        say("%s: not a revocation file written by unmeta seal --share-store URL", file);
+        goto done;
+    }
+    if (!(net = share_http_new(url)))
+        goto done;
+    sandbox *sb = sandbox_new(!no_sandbox, 0);
+    if (!sb) {
+        say("out of memory");
+        goto done;
+    }
+    share_http_allow(net, sb);
+    sandbox_allow_write_beside(sb, file, 0); /* removed once done */
+    int rc = sandbox_enter(sb, 0);
+    sandbox_free(sb);
+    if (rc < 0)
+        goto done;
+    rc = share_http_revoke(net, id, token);
+    if (rc < 0)
+        goto done;
+    if (rc == 0)
+        fprintf(stderr, "%s: share %s revoked at %s: the envelope opens for nobody now\n", file, id, url);
+    else
+        fprintf(stderr, "%s: share %s was no longer held by %s (expired or revoked before): the envelope opens "
+                        "for nobody\n", file, id, url);
+    if (unlink(file) != 0)
+        say("%s: cannot remove: %s", file, strerror(errno));
+    status = 0;
+done:
+    share_http_free(net);
+    wipe(buf, sizeof(buf));
+    wipe(canon, sizeof(canon));
+    wipe(token, sizeof(token));
+    return status;
+}
+
 int envelope_is_command(const char *cmd)
 {
     return strcmp(cmd, "keygen") == 0 || strcmp(cmd, "seal") == 0 || strcmp(cmd, "open") == 0 ||
-           strcmp(cmd, "share") == 0 || strcmp(cmd, "share-store") == 0;
+           strcmp(cmd, "share") == 0 || strcmp(cmd, "share-store") == 0 || strcmp(cmd, "revoke") == 0;
 }
 
 int envelope_main(int argc, char **argv)
@@ -1154,5 +1303,7 @@ int envelope_main(int argc, char **argv)
         return cmd_seal(argc - 1, argv + 1, 1);
     if (strcmp(cmd, "share-store") == 0)
         return cmd_share_store(argc - 1, argv + 1);
+    if (strcmp(cmd, "revoke") == 0)
+        return cmd_revoke(argc - 1, argv + 1);
     return cmd_open(argc - 1, argv + 1);
 }

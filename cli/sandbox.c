@@ -19,6 +19,15 @@
  *    Only the native architecture is allowed: a 32-bit call from a 64-bit
  *    process kills it.
  *
+ * 3. Network, only for a key-release service (--share-store URL,
+ *    sandbox_allow_net): TCP sockets, connect to the one port the URL
+ *    names (Landlock ABI >= 4; the seccomp layer alone cannot tell ports
+ *    apart), send/receive and poll, and an AF_UNIX socketpair (libcurl's
+ *    wake-up pair). The host is resolved before confining
+ *    (cli/share_http.c), so no DNS, resolv.conf or NSS module is needed;
+ *    the CA certificates are allowed for reading. Without a URL store,
+ *    none of this is allowed.
+ *
  * Where Landlock is missing (old kernel, a container that hides it), the
  * seccomp layer still applies: no network, no programs, no new processes,
  * but files are not confined; -v says so.
@@ -95,6 +104,12 @@ struct __attribute__((packed)) ll_path_beneath_attr {
 
 #define LL_CREATE_RULESET_VERSION (1u << 0)
 #define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_NET_PORT 2
+
+struct ll_net_port_attr {
+    uint64_t allowed_access;
+    uint64_t port;
+};
 
 #define LL_FS_EXECUTE (1ull << 0)
 #define LL_FS_WRITE_FILE (1ull << 1)
@@ -128,6 +143,8 @@ struct sandbox {
     uint64_t fs;     /* the file-system rights the ruleset handles */
     char why[160];   /* why Landlock is not used */
     int media;       /* FFmpeg preloaded */
+    int net;         /* TCP to net_port allowed (a key-release service) */
+    unsigned net_port;
 };
 
 #ifdef SANDBOX_SUPPORTED
@@ -269,6 +286,21 @@ void sandbox_allow_write_beside(sandbox *s, const char *file, unsigned flags)
     free(dir);
 }
 
+void sandbox_allow_net(sandbox *s, unsigned port)
+{
+    if (!s || !s->enabled)
+        return;
+    s->net = 1;
+    s->net_port = port;
+#ifdef SANDBOX_SUPPORTED
+    if (s->ruleset >= 0 && s->abi >= 4) {
+        struct ll_net_port_attr rule = { LL_NET_CONNECT_TCP, port };
+        if (syscall(__NR_landlock_add_rule, s->ruleset, LL_RULE_NET_PORT, &rule, 0) != 0)
+            fprintf(stderr, "unmeta: sandbox: cannot allow TCP port %u: %s\n", port, strerror(errno));
+    }
+#endif
+}
+
 void sandbox_need_media(sandbox *s)
 {
     if (!s || !s->enabled || s->media)
@@ -336,9 +368,15 @@ static int load_seccomp(const sandbox *s, char *why, size_t n)
                                           "setns", "keyctl", "add_key" };
     if (!f)
         goto done;
-    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+        /* a key-release service: sockets and connect stay open (Landlock
+         * still limits connect to its port) */
+        if (s->net && (strcmp(denied[i], "socket") == 0 || strcmp(denied[i], "socketpair") == 0 ||
+                       strcmp(denied[i], "connect") == 0))
+            continue;
         if ((rc = deny(f, denied[i], EPERM)) < 0)
             goto done;
+    }
     /* inspect and check open no file for writing, as below. */
     static const unsigned long write_flags[] = { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND };
     for (size_t i = 0; s->read_only && i < sizeof(write_flags) / sizeof(write_flags[0]); i++) {
@@ -392,6 +430,32 @@ static int load_seccomp(const sandbox *s, char *why, size_t n)
     struct scmp_arg_cmp thread[] = { SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) };
     if ((rc = allow(f, "clone", 1, thread)) < 0 || (rc = deny(f, "clone3", ENOSYS)) < 0)
         goto done;
+    if (s->net) {
+        /* A key-release service over TCP (sandbox_allow_net): IPv4/IPv6
+         * stream sockets, the local socketpair libcurl wakes itself with;
+         * no bind, listen or accept, no datagram or raw socket. */
+        static const char *const net_calls[] = { "connect", "poll", "ppoll", "sendto", "recvfrom", "sendmsg",
+                                                 "recvmsg", "getsockopt", "setsockopt", "getsockname",
+                                                 "getpeername", "shutdown", "pipe2", "eventfd2" };
+        for (size_t i = 0; i < sizeof(net_calls) / sizeof(net_calls[0]); i++)
+            if ((rc = allow(f, net_calls[i], 0, NULL)) < 0)
+                goto done;
+        static const int families[] = { AF_INET, AF_INET6 };
+        for (size_t i = 0; i < 2; i++) {
+            struct scmp_arg_cmp sock[] = { SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i], 0),
+                                           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM) };
+            if ((rc = allow(f, "socket", 2, sock)) < 0)
+                goto done;
+        }
+        struct scmp_arg_cmp pair[] = { SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0) };
+        if ((rc = allow(f, "socketpair", 1, pair)) < 0)
+            goto done;
+        /* FIONBIO/FIONREAD on its sockets */
+        struct scmp_arg_cmp fionbio[] = { SCMP_A1(SCMP_CMP_EQ, FIONBIO, 0) };
+        struct scmp_arg_cmp fionread[] = { SCMP_A1(SCMP_CMP_EQ, FIONREAD, 0) };
+        if ((rc = allow(f, "ioctl", 1, fionbio)) < 0 || (rc = allow(f, "ioctl", 1, fionread)) < 0)
+            goto done;
+    }
 #endif
     /* Every thread of the process, including any a library already started. */
     if ((rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
@@ -491,6 +555,9 @@ int sandbox_enter(sandbox *s, int verbose)
         fprintf(stderr, "unmeta: %s; --no-sandbox runs without confinement\n", why);
         return -1;
     }
+    if (verbose && s->net)
+        fprintf(stderr, "unmeta: sandbox: network allowed for the key-release service: TCP to port %u%s\n",
+                s->net_port, s->abi >= 4 ? " only (Landlock)" : " (any host and port: Landlock has no network rules here)");
     if (verbose) {
         if (s->abi)
             fprintf(stderr, "unmeta: sandbox: Landlock (ABI %d) and seccomp: only the files named and the output "

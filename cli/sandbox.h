@@ -31,6 +31,11 @@ void sandbox_allow_read(sandbox *s, const char *path, int below);
 void sandbox_allow_write(sandbox *s, const char *dir, unsigned flags);
 /* The same for the folder that holds (or will hold) file. */
 void sandbox_allow_write_beside(sandbox *s, const char *file, unsigned flags);
+/* TCP connections to port may be opened (a key-release service,
+ * --share-store URL): sockets and connect in the seccomp filter, connect to
+ * that port alone with Landlock ABI >= 4. Without this call the command
+ * has no network at all. */
+void sandbox_allow_net(sandbox *s, unsigned port);
 /* Preloads FFmpeg (when this build has it) so that media files still work
  * confined; idempotent. */
 void sandbox_need_media(sandbox *s);
