@@ -101,7 +101,7 @@ static const um_constant constants[] = {
     UM_C(UNMETA_ACTION_REMOVE),
     UM_C(UNMETA_ACTION_REWRITE),
 
-    /* Envelopes (lib/envelope.c), when their header section is present. */
+    /* Envelopes (lib/envelope/), when their header section is present. */
 #ifdef UNMETA_E_NOKEY
     UM_C(UNMETA_E_NOKEY),
 #endif
