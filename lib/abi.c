@@ -86,6 +86,7 @@ static const um_constant constants[] = {
     UM_C(UNMETA_OPT_MAX_GROWTH),
     UM_C(UNMETA_OPT_KEEP_DEPTH),
     UM_C(UNMETA_OPT_KEEP_MOTION),
+    UM_C(UNMETA_OPT_THREADS),
     UM_C(UNMETA_ICC_KEEP),
     UM_C(UNMETA_ICC_STRIP),
 

@@ -64,6 +64,36 @@ static int unwrap_file_key(um_job *job, um_env_secrets *sec, const um_age_header
                    p->identity_count, n_x25519);
 }
 
+/* Where the plaintext goes: the content to the sink, then the padding,
+ * which must be zero. */
+typedef struct content_out {
+    unmeta_sink *dst;
+    uint64_t content_left, pad_left;
+} content_out;
+
+static int content_emit(um_job *job, void *user, uint64_t chunk, const uint8_t *q, size_t n)
+{
+    content_out *co = user;
+    size_t k = co->content_left < n ? (size_t)co->content_left : n;
+    UM_TRY(um_env_write_out(job, co->dst, q, k));
+    co->content_left -= k;
+    if (n > k) {
+        /* padding: all zero (no more than pad_left by the length check) */
+        uint8_t acc = 0;
+        for (size_t j = k; j < n; j++)
+            acc |= q[j];
+        if (acc) {
+            size_t j = k;
+            while (!q[j])
+                j++;
+            return um_fail(job, UNMETA_E_MALFORMED, "INFO: padding is not zero (chunk %llu)",
+                           (unsigned long long)(chunk + j / AGE_CHUNK));
+        }
+        co->pad_left -= n - k;
+    }
+    return 0;
+}
+
 int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst,
                     const unmeta_open_params *params)
 {
@@ -250,32 +280,13 @@ int32_t unmeta_open(unmeta_open_info *info_out, unmeta_ctx *ctx, unmeta_source *
         skip = 0;
     }
 
-    /* stream */
-    for (uint64_t i = 0;;) {
-        const uint8_t *q = sec->chunk + skip;
-        size_t n = len - skip;
-        size_t k = content_left < n ? (size_t)content_left : n;
-        UM_TRY_GOTO(rc, um_env_write_out(&job, dst, q, k), done);
-        content_left -= k;
-        q += k;
-        n -= k;
-        if (n) {
-            /* padding: all zero (n <= pad_left by the length check above) */
-            uint8_t acc = 0;
-            for (size_t j = 0; j < n; j++)
-                acc |= q[j];
-            if (acc) {
-                rc = um_fail(&job, UNMETA_E_MALFORMED, "INFO: padding is not zero (chunk %llu)", (unsigned long long)i);
-                goto done;
-            }
-            pad_left -= n;
-        }
-        skip = 0;
-        if (++i == nchunks)
-            break;
-        if ((i & 63) == 0)
-            UM_TRY_GOTO(rc, um_job_check_cancel(&job), done);
-        UM_TRY_GOTO(rc, um_env_open_chunk(&job, sec, off, i, nchunks, last_clen, &len), done);
+    /* stream: chunk 0 (already open) then the others, on the workers */
+    {
+        content_out co = { dst, content_left, pad_left };
+        UM_TRY_GOTO(rc, content_emit(&job, &co, 0, sec->chunk + skip, len - skip), done);
+        UM_TRY_GOTO(rc, um_env_stream_open(&job, sec->payload_key, off, 1, nchunks, last_clen, content_emit, &co), done);
+        content_left = co.content_left;
+        pad_left = co.pad_left;
     }
     if (content_left || pad_left) {
         rc = um_fail(&job, UNMETA_E_MALFORMED, "INFO: length mismatch at the end of the payload");

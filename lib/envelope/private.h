@@ -139,12 +139,25 @@ int um_env_share_apply(um_job *job, um_env_secrets *sec, const um_age_stanza *st
 /* The STREAM nonce of chunk `counter`. */
 void um_env_chunk_nonce(uint8_t nonce[12], uint64_t counter, int last);
 int um_env_payload_fail(um_job *job, const char *what, uint64_t chunk);
-/* Seals n plaintext bytes of sec->chunk in place and writes them. */
-int um_env_seal_chunk(um_job *job, um_env_secrets *sec, unmeta_sink *dst, uint64_t counter, size_t n, int last);
-/* Reads and decrypts chunk i of n into sec->chunk; *len gets its length. */
+/* Reads and decrypts chunk i of n into sec->chunk; *len gets its length.
+ * For chunk 0, which open.c checks before the stream starts. */
 int um_env_open_chunk(um_job *job, um_env_secrets *sec, uint64_t base, uint64_t i, uint64_t n, uint64_t last_clen,
                       size_t *len);
 int um_env_write_out(um_job *job, unmeta_sink *dst, const uint8_t *p, size_t n);
+/* Threads for the chunk stream: UNMETA_OPT_THREADS, or min(online CPUs, 4). */
+int um_env_threads(const unmeta_ctx *ctx);
+
+/* Puts plaintext bytes [pos, pos + n) of the stream into buf (calling thread). */
+typedef int (*um_env_fill_fn)(um_job *job, void *user, uint64_t pos, uint8_t *buf, size_t n);
+/* Seals `total` plaintext bytes, asked for with fill, to dst. */
+int um_env_stream_seal(um_job *job, const uint8_t key[32], unmeta_sink *dst, uint64_t total, um_env_fill_fn fill,
+                       void *user);
+/* Takes n authenticated plaintext bytes that start at chunk `chunk`
+ * (calling thread, in stream order). */
+typedef int (*um_env_emit_fn)(um_job *job, void *user, uint64_t chunk, const uint8_t *p, size_t n);
+/* Opens chunks first..nchunks-1 of the payload at base. */
+int um_env_stream_open(um_job *job, const uint8_t key[32], uint64_t base, uint64_t first, uint64_t nchunks,
+                       uint64_t last_clen, um_env_emit_fn emit, void *user);
 
 #endif /* UNMETA_HAVE_SODIUM */
 

@@ -22,6 +22,38 @@ typedef struct sealer {
     um_env_text header;
 } sealer;
 
+/* The plaintext of an envelope: INFO ‖ content ‖ zero padding. */
+typedef struct plain_stream {
+    uint8_t info[UM_ENV_INFO_SIZE];
+    uint64_t plain_len;          /* INFO and content */
+} plain_stream;
+
+/* Bytes [pos, pos + n) of it; the content is read straight into buf. */
+static int plain_fill(um_job *job, void *user, uint64_t pos, uint8_t *buf, size_t n)
+{
+    const plain_stream *ps = user;
+    size_t f = 0;
+    while (f < n) {
+        uint64_t at = pos + f;
+        if (at < UM_ENV_INFO_SIZE) {
+            size_t k = UM_ENV_INFO_SIZE - (size_t)at;
+            if (k > n - f)
+                k = n - f;
+            memcpy(buf + f, ps->info + at, k);
+            f += k;
+        } else if (at < ps->plain_len) {
+            uint64_t left = ps->plain_len - at;
+            size_t k = left < n - f ? (size_t)left : n - f;
+            UM_TRY(um_read_at(job, at - UM_ENV_INFO_SIZE, buf + f, k));
+            f += k;
+        } else {
+            memset(buf + f, 0, n - f);
+            f = n;
+        }
+    }
+    return 0;
+}
+
 int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const unmeta_seal_params *params,
                     const um_env_info *info_override, um_env_rng_fn rng, void *ru)
 {
@@ -173,40 +205,10 @@ int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const
 
     /* payload: the virtual stream INFO ‖ content ‖ zeros, total bytes */
     {
-        uint8_t info_bytes[UM_ENV_INFO_SIZE];
-        um_env_info_encode(info_bytes, &info);
-        uint64_t pos = 0, counter = 0, content_off = 0;
-        for (;;) {
-            size_t n = total - pos < AGE_CHUNK ? (size_t)(total - pos) : AGE_CHUNK;
-            size_t f = 0;
-            while (f < n) {
-                uint64_t at = pos + f;
-                if (at < UM_ENV_INFO_SIZE) {
-                    size_t k = UM_ENV_INFO_SIZE - (size_t)at;
-                    if (k > n - f)
-                        k = n - f;
-                    memcpy(s.sec->chunk + f, info_bytes + at, k);
-                    f += k;
-                } else if (at < plain_len) {
-                    uint64_t left = plain_len - at;
-                    size_t k = left < n - f ? (size_t)left : n - f;
-                    UM_TRY_GOTO(rc, um_read_at(&s.job, content_off, s.sec->chunk + f, k), done);
-                    content_off += k;
-                    f += k;
-                } else {
-                    memset(s.sec->chunk + f, 0, n - f);
-                    f = n;
-                }
-            }
-            pos += n;
-            int last = pos == total;
-            UM_TRY_GOTO(rc, um_env_seal_chunk(&s.job, s.sec, dst, counter, n, last), done);
-            if (last)
-                break;
-            counter++;
-            if ((counter & 63) == 0)
-                UM_TRY_GOTO(rc, um_job_check_cancel(&s.job), done);
-        }
+        plain_stream ps;
+        um_env_info_encode(ps.info, &info);
+        ps.plain_len = plain_len;
+        UM_TRY_GOTO(rc, um_env_stream_seal(&s.job, s.sec->payload_key, dst, total, plain_fill, &ps), done);
     }
     rc = um_sink_commit(dst);
     if (rc < 0)
