@@ -11,9 +11,12 @@
  * chunks 1, 17, 33 and the last, two swapped chunks, the final chunk
  * dropped or its last-chunk flag forged by truncation, are each refused
  * with UNMETA_E_CRYPTO naming the right chunk, and a path output is never
- * left behind. Run under ThreadSanitizer by .ci/run.
+ * left behind. Last, four application threads seal and open at once, each
+ * with its own context and its own workers. Run under ThreadSanitizer by
+ * .ci/run.
  */
 #define _GNU_SOURCE /* strstr on a const message, mkdtemp */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +255,48 @@ static void test_damage(const char *id, const char *rcp)
     free(in);
 }
 
+typedef struct app {
+    const char *id, *rcp;
+    int seed;
+    int ok;
+} app;
+
+static void *app_thread(void *arg)
+{
+    app *a = arg;
+    size_t n = 20 * CHUNK + (size_t)a->seed;
+    uint8_t *in = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (uint8_t)(i + (size_t)a->seed);
+    buf e, o;
+    a->ok = seal_mem(&e, 3, in, n, a->rcp, (uint32_t)a->seed) == 0 &&
+            open_env(&o, 2, e.p, e.n, a->id, NULL, NULL, 0) == 0 && o.n == n && memcmp(o.p, in, n) == 0;
+    if (a->ok) {
+        free(e.p);
+        free(o.p);
+    }
+    free(in);
+    return NULL;
+}
+
+/* Contexts on several application threads at once, each with workers. */
+static void test_apps(const char *id, const char *rcp)
+{
+    pthread_t t[4];
+    app a[4];
+    for (int k = 0; k < 4; k++) {
+        a[k] = (app){ id, rcp, k + 1, 0 };
+        if (pthread_create(&t[k], NULL, app_thread, &a[k]) != 0) {
+            CHECK(0, "pthread_create");
+            return;
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        pthread_join(t[k], NULL);
+        CHECK(a[k].ok, "application thread %d", k);
+    }
+}
+
 /* Threads asked for: 0 is automatic, 1..64, nothing else. */
 static void test_option(void)
 {
@@ -275,6 +320,7 @@ int main(void)
     test_option();
     test_sizes(id, rcp);
     test_damage(id, rcp);
+    test_apps(id, rcp);
     unmeta_free_secret(id);
     unmeta_free(rcp);
     if (failures) {
