@@ -11,6 +11,8 @@
  * input buffer into its output buffer (no copy besides the cipher's own)
  * and notes the first chunk that failed authentication. Memory is bounded
  * by the slots: two per worker, each two buffers of STREAM_BATCH chunks.
+ * While it waits for the oldest slot, the calling thread works on queued
+ * slots itself.
  * The output is the same byte for byte whatever the number of threads:
  * every chunk gets the nonce of its place in the stream, and slots are
  * written in stream order.
@@ -254,13 +256,26 @@ static void pipe_queue(pipe_s *p, slot *s)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Waits for slot s; meanwhile the calling thread works on queued slots
+ * itself rather than sleep (on a busy machine it is one more thread that
+ * gets a share of the CPUs). */
 static void pipe_wait(pipe_s *p, slot *s)
 {
     if (!p->nthreads)
         return;
     pthread_mutex_lock(&p->lock);
-    while (s->state != SLOT_DONE)
+    while (s->state != SLOT_DONE) {
+        if (p->taken < p->queued) {
+            slot *o = &p->slots[p->taken++ % p->nslots];
+            o->state = SLOT_BUSY;
+            pthread_mutex_unlock(&p->lock);
+            crypt_slot(p, o);
+            pthread_mutex_lock(&p->lock);
+            o->state = SLOT_DONE;
+            continue;
+        }
         pthread_cond_wait(&p->done, &p->lock);
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
