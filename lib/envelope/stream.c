@@ -289,9 +289,12 @@ static int pipe_run(um_job *job, pipe_s *p, uint64_t first, fill_fn fill, drain_
 {
     uint64_t nbatches = (p->nchunks - first + STREAM_BATCH - 1) / STREAM_BATCH;
     uint64_t filled = 0, drained = 0;
+    const uint32_t nslots = p->nslots;
+    if (!nslots) /* pipe_init makes at least one */
+        return um_fail(job, UNMETA_E_STATE, "payload: no chunk buffers");
     while (drained < nbatches) {
-        while (filled < nbatches && filled - drained < p->nslots) {
-            slot *s = &p->slots[filled % p->nslots];
+        while (filled < nbatches && filled - drained < nslots) {
+            slot *s = &p->slots[filled % nslots];
             s->first = first + filled * STREAM_BATCH;
             s->count = (uint32_t)(p->nchunks - s->first < STREAM_BATCH ? p->nchunks - s->first : STREAM_BATCH);
             s->state = SLOT_FREE;
@@ -299,7 +302,7 @@ static int pipe_run(um_job *job, pipe_s *p, uint64_t first, fill_fn fill, drain_
             pipe_queue(p, s);
             filled++;
         }
-        slot *s = &p->slots[drained % p->nslots];
+        slot *s = &p->slots[drained % nslots];
         pipe_wait(p, s);
         UM_TRY(drain(job, user, s));
         drained++;
