@@ -353,6 +353,35 @@ def test_restart_markers(t):
         assert data[sos:] == read(out)[sos2:]
 
 
+def test_entropy_data_dense_in_0xff(t):
+    # The scan for the end of entropy-coded data reads the bytes after each
+    # 0xFF in place, window by window (256 KiB): stuffed zeros, RSTn and fill
+    # bytes that straddle a window's end must neither end the data early nor
+    # be missed. Entropy-coded data of about 1.5 MB that is half 0xFF (a
+    # stuffed 0xFF00, an RSTn or a run of fill bytes every few bytes),
+    # shifted by 0 to 7 bytes so that windows end on every kind of byte.
+    # unmeta does not decode it: the data must come out byte for byte, and
+    # every cut of it must be refused as truncated.
+    base = read(exiftool(cjpeg(t, "dense.jpg", 64, 64), "-Artist=CANARY-DENSE"))
+    (sos, n), = [(o, n) for m, o, n in segments(base) if m == 0xDA]
+    head = base[:sos + n]
+    pieces = [b"\xff\x00", b"\xff\xd3", b"\x12\xff\x00\x34", b"\xff\xff\x00", b"\xff\xff\xff\xd7", b"\x56"]
+    ecs = b"".join(pieces[(i * 7 + i // 5) % len(pieces)] for i in range(600000))
+    for shift in range(8):
+        src = t.path(f"dense{shift}.jpg")
+        data = insert_after_soi(head, segment(0xFE, b"CANARY-DENSE-COM".ljust(16 + shift, b"."))) + ecs + b"\xff\xd9"
+        write(src, data)
+        out = read(t.strip(src))
+        t.assert_absent(t.path(f"dense{shift}.out.jpg"), "CANARY-DENSE", "CANARY-DENSE-COM")
+        assert out.endswith(ecs + b"\xff\xd9"), f"shift {shift}: the entropy-coded data changed"
+        if shift == 0:
+            for cut in (1, 2, 3, 200001, 262144, 262145, len(ecs) - 1):
+                bad = t.path(f"dense-cut{cut}.jpg")
+                write(bad, data[:len(data) - 2 - len(ecs) + cut])
+                msg = t.refuse(bad)
+                assert "EOI" in msg, f"cut at {cut}: {msg!r}"
+
+
 def test_arithmetic(t):
     harness.need("jpegtran")
     src = t.path("arith.jpg")

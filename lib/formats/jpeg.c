@@ -408,26 +408,67 @@ static int classify_app(jpeg *j, seg *s, const uint8_t *b, size_t n)
     return 0;
 }
 
+/* The byte after an 0xFF in entropy-coded data: a stuffed zero, RSTn or a
+ * fill byte keep the data going (F.1.2.3, B.1.1.5); anything else is a marker. */
+static int ends_ecs(uint8_t next)
+{
+    return !(next == 0x00 || (next >= 0xD0 && next <= 0xD7) || next == 0xFF);
+}
+
+/* Looked at in place per step: in steps, so that a file held in memory still
+ * polls progress and cancellation (in um_reader_find) between them. */
+#define ECS_STEP (256u << 10)
+
 /* Scans entropy-coded data from off to the next marker that is neither a
- * stuffed 0xFF00 nor RSTn (F.1.2.3, B.1.1.5). Returns the offset of that
- * marker's 0xFF (fill bytes before it stay in the data run). */
+ * stuffed 0xFF00 nor RSTn. Returns the offset of that marker's 0xFF (fill
+ * bytes before it stay in the data run). Entropy-coded data holds a stuffed
+ * 0xFF00 every few hundred bytes, so the bytes after each 0xFF are read in
+ * place in the reader's window rather than by a call per 0xFF. */
 static int scan_ecs(jpeg *j, uint64_t off, uint64_t *marker_at)
 {
     um_job *job = j->job;
     uint64_t size = j->limit;
     for (;;) {
         uint64_t f;
+        const uint8_t *p;
+        size_t avail, i = 0;
         uint8_t next;
         UM_TRY(um_reader_find(job, off, size, 0xFF, &f));
         if (f + 1 >= size)
             return um_fail(job, UNMETA_E_TRUNCATED, "JPEG: the image data ends without an EOI marker");
-        UM_TRY(um_read_at(job, f + 1, &next, 1));
-        if (next == 0x00 || (next >= 0xD0 && next <= 0xD7) || next == 0xFF) {
-            off = f + 1 + (next != 0xFF);
+        UM_TRY(um_reader_peek(job, f, &p, &avail));
+        if (avail > size - f)
+            avail = (size_t)(size - f);
+        if (avail > ECS_STEP)
+            avail = ECS_STEP;
+        /* p[i] is an 0xFF while i < avail. */
+        while (i + 1 < avail) {
+            next = p[i + 1];
+            if (ends_ecs(next)) {
+                *marker_at = f + i;
+                return 0;
+            }
+            i += 1u + (next != 0xFF);
+            const uint8_t *q = i < avail ? memchr(p + i, 0xFF, avail - i) : NULL;
+            if (!q) {
+                i = avail;
+                break;
+            }
+            i = (size_t)(q - p);
+        }
+        if (i >= avail) {
+            off = f + avail;
             continue;
         }
-        *marker_at = f;
-        return 0;
+        /* An 0xFF ends the window: its next byte comes from the next one. */
+        if (f + i + 1 >= size)
+            return um_fail(job, UNMETA_E_TRUNCATED, "JPEG: the image data ends without an EOI marker");
+        UM_TRY(um_read_at(job, f + i + 1, &next, 1));
+        if (ends_ecs(next)) {
+            *marker_at = f + i;
+            return 0;
+        }
+        off = f + i + 1 + (next != 0xFF);
     }
 }
 

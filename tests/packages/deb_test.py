@@ -4,11 +4,17 @@ chroot in a private mount namespace (unshare), whose apt resolves the
 packages' dependencies from the machine's Debian mirror.
 
 Checks, in order: dpkg-buildpackage builds the four packages from a copy of
-the source tree; lintian has no error or warning on them; python3-unmeta
-with libunmeta1 alone (no -dev package, so no libunmeta.so link) cleans the
-sample; the command cleans it; a C program built with
-`gcc $(pkg-config --cflags --libs unmeta)` calls the installed library and
-cleans it. The outputs are judged on this machine by exiftool.
+the source tree; lintian has no error or warning on them; in the root,
+before any unmeta package: the Python wheel (built here as the README says)
+installed by pip into a fresh venv cleans the sample, with only the
+libraries the README lists installed by apt; python3-unmeta with libunmeta1
+alone (no -dev package, so no libunmeta.so link) cleans it; the command
+cleans it; a C program built with `gcc $(pkg-config --cflags --libs unmeta)`
+calls the installed library and cleans it; the Node package (`npm pack` of
+bindings/node) installed by Debian's npm into an empty project, its addon
+built by Debian's node-gyp against Debian's Node (18) and the installed
+libunmeta-dev, cleans it with `await strip(buffer)`. The outputs are judged
+on this machine by exiftool.
 
 Needs root, debootstrap, dpkg-buildpackage, lintian and network access to
 the mirror. UNMETA_DEBS=DIR reuses packages built elsewhere instead of
@@ -65,6 +71,57 @@ assert unmeta.check("/tmp/work/sample.jpg"), "the sample should be dirty"
 unmeta.strip("/tmp/work/sample.jpg", "/tmp/work/py.clean.jpg")
 assert not unmeta.check("/tmp/work/py.clean.jpg"), "the binding's output is not clean"
 """
+
+
+WHEEL_PROGRAM = r"""
+import glob, unmeta
+assert not glob.glob("/usr/lib/*/libunmeta.so*"), "a system libunmeta is installed: the wheel would not be shown to carry its own"
+assert unmeta.__file__.startswith("/tmp/venv/"), unmeta.__file__
+assert unmeta.check("/tmp/work/sample.jpg"), "the sample should be dirty"
+unmeta.strip("/tmp/work/sample.jpg", "/tmp/work/wheel.clean.jpg")
+print(unmeta.library_version())
+"""
+
+NODE_PROGRAM = r"""
+const fs = require('node:fs');
+const { strip, check } = require('unmeta');
+(async () => {
+  const input = fs.readFileSync('/tmp/work/sample.jpg');
+  if (!(await check(input))) throw new Error('the sample should be dirty');
+  const out = await strip(input);
+  fs.writeFileSync('/tmp/work/node.clean.jpg', out);
+  console.log(process.version);
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+# What the README says the wheel needs from the system (the libraries
+# libunmeta links), and python3-venv for the venv itself.
+WHEEL_RUNTIME = "python3-venv libturbojpeg0 libexif12 zlib1g libsodium23 libbrotli1 libavformat59"
+
+
+def build_wheel(t):
+    """The wheel, built from the source tree as the README says."""
+    need("patchelf")
+    out = t.path("wheel")
+    start = time.monotonic()
+    sh(["/usr/bin/python3", "-m", "build", "--no-isolation", "--wheel", "--outdir", out, SRC],
+       "python3 -m build --no-isolation --wheel", t.path("wheel.log"), cwd=t.path(""))
+    print(f"  wheel: {time.monotonic() - start:.0f} s")
+    wheels = glob.glob(os.path.join(out, "*.whl"))
+    assert len(wheels) == 1, f"expected one wheel, found {wheels}"
+    return wheels[0]
+
+
+def pack_node(t):
+    """bindings/node as npm packs it (what `npm install unmeta` would fetch)."""
+    need("npm")
+    out = t.path("npm")
+    os.makedirs(out)
+    sh(["npm", "pack", "--silent", "--pack-destination", out, os.path.join(SRC, "bindings", "node")],
+       "npm pack bindings/node", t.path("pack.log"))
+    tgz = glob.glob(os.path.join(out, "unmeta-*.tgz"))
+    assert len(tgz) == 1, f"expected one packed tarball, found {tgz}"
+    return tgz[0]
 
 
 def mirror():
@@ -170,6 +227,8 @@ def test_debs_install_and_work_in_a_clean_root(t):
         raise Skip("needs root (chroot, mount, apt-get in the root)")
     need("debootstrap", "lintian", "exiftool", "unshare", "chroot", "tar")
     debs = debs_of(build_debs(t))
+    wheel = build_wheel(t)
+    tgz = pack_node(t)
 
     # lintian: no error, no warning; the overrides in debian/*.lintian-overrides
     # say why each one is there.
@@ -187,11 +246,24 @@ def test_debs_install_and_work_in_a_clean_root(t):
     harness.write(os.path.join(work, "t.c"), C_PROGRAM.encode())
     arch_triplet = f"{platform.machine()}-linux-gnu"
     harness.write(os.path.join(work, "t.py"), (PY_PROGRAM % arch_triplet).encode())
+    harness.write(os.path.join(work, "wheel.py"), WHEEL_PROGRAM.encode())
+    harness.write(os.path.join(work, "node.js"), NODE_PROGRAM.encode())
+    for p in (wheel, tgz):
+        shutil.copy(p, work)
     names = {p: os.path.basename(d) for p, d in debs.items()}
+
+    # The wheel in a venv, before any unmeta package is installed: what a
+    # pip user does, with the system libraries the README lists.
+    chroot(root, f"""cd /tmp/work
+apt-get update -q
+apt-get install -y -q --no-install-recommends {WHEEL_RUNTIME}
+python3 -m venv /tmp/venv
+/tmp/venv/bin/pip install -q --no-index --no-cache-dir ./{os.path.basename(wheel)}
+cd / && /tmp/venv/bin/python /tmp/work/wheel.py
+""", "pip install of the wheel into a venv, then the binding", t.path("wheel-install.log"))
 
     # The binding with the library alone: how a Python user installs it.
     chroot(root, f"""cd /tmp/work
-apt-get update -q
 apt-get install -y -q --no-install-recommends ./{names['libunmeta1']} ./{names['python3-unmeta']}
 python3 t.py
 """, f"apt-get install of libunmeta1 and python3-unmeta from {mirror()} (network), then the binding",
@@ -206,6 +278,17 @@ unmeta check cli.clean.jpg
 gcc -o t t.c $(pkg-config --cflags --libs unmeta)
 ./t sample.jpg c.clean.jpg > c.version
 """, "apt-get install of unmeta and libunmeta-dev, then the command and a C program", t.path("dev.log"))
+
+    # The Node package: Debian's Node, npm and node-gyp build the addon
+    # against the installed libunmeta-dev, offline, in an empty project.
+    chroot(root, f"""cd /tmp/work
+apt-get install -y -q --no-install-recommends nodejs npm node-gyp libnode-dev make g++ python3
+mkdir app && cd app
+npm init -y >/dev/null
+npm install --offline --no-audit --no-fund ../{os.path.basename(tgz)}
+cp ../node.js index.js
+node index.js > ../node.version
+""", "npm install of the packed Node package with Debian's Node, then the binding", t.path("node.log"))
     print(f"  clean root, installs and checks: {time.monotonic() - start:.0f} s")
 
     version = harness.read(os.path.join(work, "c.version")).decode().strip()
@@ -213,7 +296,9 @@ gcc -o t t.c $(pkg-config --cflags --libs unmeta)
         assert version == VERSION, f"the installed library says version {version!r}, meson.build {VERSION!r}"
     sample = os.path.join(SRC, "examples", "sample.jpg")
     assert "GPSLatitude" in str(harness.exif(sample)), "the sample has no GPS to remove"
-    for name in ("py.clean.jpg", "cli.clean.jpg", "c.clean.jpg"):
+    node_version = harness.read(os.path.join(work, "node.version")).decode().strip()
+    print(f"  Node in the root: {node_version}")
+    for name in ("wheel.clean.jpg", "py.clean.jpg", "cli.clean.jpg", "c.clean.jpg", "node.clean.jpg"):
         out = os.path.join(work, name)
         bad = harness.leaks(out)
         assert not bad, f"{name}: exiftool still finds {bad}"
