@@ -1,5 +1,5 @@
 /*
- * fuzz_open.c - fuzz target for envelopes (lib/envelope.c): the age header
+ * fuzz_open.c - fuzz target for envelopes (lib/envelope/): the age header
  * parser, the ASCII armor decoder, the INFO parser, and the whole open path with a fixed identity
  * and a fixed passphrase (work factor capped low so scrypt stays fast) and a key-release share store
  * that answers every ID with the share 5a5a...5a (16 bytes).
@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "unmeta.h"
-#include "envelope.h"
+#include "envelope/envelope.h"
 
 /* The CCTV test identity (recipient age1xmwwc06ly3ee5rytxm9mflaz2u56jjj36s0mypdrwsvlul66mv4q47ryef). */
 static const char *const identity[1] = {

@@ -84,6 +84,7 @@ typedef struct unmeta_ctx unmeta_ctx;
 #define UNMETA_OPT_MAX_GROWTH        10  /* most bytes an output may have beyond its input's size (default 64 MiB) */
 #define UNMETA_OPT_KEEP_DEPTH        11  /* 0: remove depth maps with the mattes; 1: keep depth (HEIF auxiliary images) */
 #define UNMETA_OPT_KEEP_MOTION       12  /* 0: remove a motion photo's video; 1: keep it, cleaned as an MP4 (JPEG, HEIC) */
+#define UNMETA_OPT_THREADS           13  /* threads that seal and open envelopes: 0 = min(online CPUs, 4) (default), 1 = none */
 
 #define UNMETA_ICC_KEEP  0
 #define UNMETA_ICC_STRIP 1

@@ -86,6 +86,7 @@ static const um_constant constants[] = {
     UM_C(UNMETA_OPT_MAX_GROWTH),
     UM_C(UNMETA_OPT_KEEP_DEPTH),
     UM_C(UNMETA_OPT_KEEP_MOTION),
+    UM_C(UNMETA_OPT_THREADS),
     UM_C(UNMETA_ICC_KEEP),
     UM_C(UNMETA_ICC_STRIP),
 
@@ -101,7 +102,7 @@ static const um_constant constants[] = {
     UM_C(UNMETA_ACTION_REMOVE),
     UM_C(UNMETA_ACTION_REWRITE),
 
-    /* Envelopes (lib/envelope.c), when their header section is present. */
+    /* Envelopes (lib/envelope/), when their header section is present. */
 #ifdef UNMETA_E_NOKEY
     UM_C(UNMETA_E_NOKEY),
 #endif

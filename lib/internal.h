@@ -46,6 +46,7 @@ struct unmeta_ctx {
     int apply_orientation;        /* 0 or 1 */
     int keep_depth;               /* UNMETA_OPT_KEEP_DEPTH: 0 or 1 */
     int keep_motion;              /* UNMETA_OPT_KEEP_MOTION: 0 or 1 */
+    int threads;                  /* UNMETA_OPT_THREADS: 0 = automatic, else 1..64 */
     um_limits limits;
     unmeta_cancel_fn cancel;
     void *cancel_user;

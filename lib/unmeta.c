@@ -309,6 +309,11 @@ int32_t unmeta_ctx_set_option(unmeta_ctx *ctx, int32_t key, int64_t v)
             break;
         ctx->keep_motion = (int)v;
         return 0;
+    case UNMETA_OPT_THREADS:
+        if (v < 0 || v > 64)
+            break;
+        ctx->threads = (int)v;
+        return 0;
     default:
         return um_ctx_fail(ctx, UNMETA_E_INVALID, "unknown option %d", (int)key);
     }
@@ -333,6 +338,7 @@ int32_t unmeta_ctx_get_option(int64_t *out, const unmeta_ctx *ctx, int32_t key)
     case UNMETA_OPT_MAX_GROWTH: *out = (int64_t)l->max_growth; return 0;
     case UNMETA_OPT_KEEP_DEPTH: *out = ctx->keep_depth; return 0;
     case UNMETA_OPT_KEEP_MOTION: *out = ctx->keep_motion; return 0;
+    case UNMETA_OPT_THREADS: *out = ctx->threads; return 0;
     default: return UNMETA_E_INVALID;
     }
 }

@@ -389,6 +389,87 @@ def test_distinct_errors(t):
     assert b"envelope failed authentication" in r.stderr and b"final chunk" in r.stderr, r.stderr
 
 
+# ---- the threaded chunk stream (docs/envelope.md, "Threads and memory") ------
+
+BATCH = 16  # chunks per slot in lib/envelope/stream.c
+
+
+def test_chunk_boundaries_age_decrypts(t):
+    """Envelopes whose plaintext (INFO + content, no padding) ends around
+    chunk and batch boundaries: age -d gives back INFO and the content, and
+    so does unmeta; one is also sealed to a pipe."""
+    need("age")
+    key, rcp = keypair(t)
+    src = t.path("blob.bin")
+    for plain in (96, 97, CHUNK - 1, CHUNK, CHUNK + 1, BATCH * CHUNK, BATCH * CHUNK + 1, 40 * CHUNK + 5):
+        content = os.urandom(plain - 96)
+        write(src, content)
+        env = seal(t, src, "-r", rcp, "--no-strip", "--no-pad")
+        data = read(env)
+        hlen = data.index(b"\n---") + 1
+        hlen = data.index(b"\n", hlen) + 1
+        chunks = max(1, -(-plain // CHUNK))
+        assert len(data) == hlen + 16 + plain + 16 * chunks, (plain, len(data))
+        got = age_decrypt(t, key, env)
+        assert len(got) == plain and parse_info(got)["length"] == len(content), plain
+        assert got[96:] == content, f"plaintext {plain}: age -d disagrees"
+        r, out = open_env(t, env, key=key)
+        assert r.returncode == 0 and read(out) == content, (plain, r.stderr)
+    r = harness.run([harness.UNMETA, "seal", "-r", rcp, "--no-strip", "-o", "-", src])
+    assert r.returncode == 0, r.stderr
+    write(t.path("piped.age"), r.stdout)
+    assert age_decrypt(t, key, t.path("piped.age"))[96:96 + len(content)] == content
+
+
+def test_age_files_around_chunk_boundaries_open(t):
+    """Plain age files of 0, 1, 65535... bytes open unchanged, to a file and
+    to standard output."""
+    need("age")
+    key, rcp = keypair(t)
+    src, env = t.path("plain.bin"), t.path("plain.age")
+    for n in (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, BATCH * CHUNK, BATCH * CHUNK + 1, 41 * CHUNK):
+        content = os.urandom(n)
+        write(src, content)
+        harness.run(["age", "-e", "-r", rcp, "-o", env, src], check=True)
+        r, out = open_env(t, env, key=key)
+        assert r.returncode == 0 and read(out) == content, (n, r.stderr)
+    r = harness.run([harness.UNMETA, "open", "-i", key, "-o", "-", env])
+    assert r.returncode == 0 and r.stdout == content, r.stderr
+
+
+def test_damaged_chunks_refused_wherever_they_land(t):
+    """A 40-chunk age file altered in a chunk that a worker opens, with two
+    chunks swapped, or cut at a chunk boundary (so the last chunk lacks
+    its flag): refused, the chunk named, no output left."""
+    need("age")
+    key, rcp = keypair(t)
+    src, env, bad = t.path("plain.bin"), t.path("plain.age"), t.path("bad.age")
+    write(src, os.urandom(40 * CHUNK + 1000))
+    harness.run(["age", "-e", "-r", rcp, "-o", env, src], check=True)
+    data = read(env)
+    base = data.index(b"\n---") + 1
+    base = data.index(b"\n", base) + 1 + 16
+    cc = CHUNK + 16
+
+    def refused(blob, chunk, words):
+        write(bad, blob)
+        r, out = open_env(t, bad, key=key)
+        assert r.returncode == 2 and not os.path.exists(out), (chunk, r.returncode, r.stderr)
+        assert f"(chunk {chunk})".encode() in r.stderr and words in r.stderr, r.stderr
+
+    for chunk in (3, BATCH + 1, 33, 40):
+        d = bytearray(data)
+        d[base + chunk * cc + 99] ^= 0x04
+        refused(bytes(d), chunk, b"final chunk" if chunk == 40 else b"a chunk failed authentication")
+    d = bytearray(data)
+    d[base + 20 * cc:base + 21 * cc], d[base + 30 * cc:base + 31 * cc] = \
+        data[base + 30 * cc:base + 31 * cc], data[base + 20 * cc:base + 21 * cc]
+    refused(bytes(d), 20, b"reordered")
+    refused(data[:base + 30 * cc], 29, b"final chunk")
+    leftovers = [n for n in os.listdir(t.tmp) if "unmeta-tmp" in n]
+    assert not leftovers, leftovers
+
+
 # ---- share and names --------------------------------------------------------
 
 def test_share_and_random_names(t):

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "unmeta.h"
-#include "envelope.h"
+#include "envelope/envelope.h"
 
 static int failures;
 

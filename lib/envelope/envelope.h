@@ -1,5 +1,5 @@
 /*
- * envelope.h - internals of the envelope (lib/envelope.c) that unit tests
+ * envelope.h - internals of the envelope (lib/envelope/) that unit tests
  * and fuzz targets reach directly: PADMÉ, the INFO block, HKDF-SHA-256,
  * bech32 keys and the age header parser. The public API is in unmeta.h.
  *
