@@ -107,4 +107,20 @@ typedef void (*um_env_rng_fn)(void *buf, size_t n, void *user);
 int um_env_seal_raw(unmeta_ctx *ctx, unmeta_source *src, unmeta_sink *dst, const unmeta_seal_params *p,
                     const um_env_info *info_override, um_env_rng_fn rng, void *rng_user);
 
+/* ---- aead.c: ChaCha20-Poly1305-IETF for the payload's chunks ----------- */
+
+/* One thread's context: OpenSSL's when the build has it, else libsodium. */
+typedef struct um_aead {
+    void *evp;                              /* EVP_CIPHER_CTX *, or NULL: libsodium */
+} um_aead;
+void um_aead_init(um_aead *a);
+void um_aead_free(um_aead *a);
+const char *um_aead_backend(const um_aead *a);   /* "openssl" or "libsodium" */
+/* out gets len + 16 bytes (ciphertext, tag); out may be in. */
+void um_aead_seal(um_aead *a, uint8_t *out, const uint8_t *in, size_t len, const uint8_t nonce[12],
+                  const uint8_t key[32]);
+/* out gets clen - 16 bytes; 0 when authentic, else -1 with out wiped. out may be in. */
+int um_aead_open(um_aead *a, uint8_t *out, const uint8_t *in, size_t clen, const uint8_t nonce[12],
+                 const uint8_t key[32]);
+
 #endif /* UM_ENVELOPE_H */

@@ -22,10 +22,11 @@
  *   keys.c     HKDF, locked secrets, identities and recipients, keygen
  *   x25519.c   X25519 stanzas                 scrypt.c   scrypt stanzas
  *   share.c    key-release shares             stream.c   the STREAM payload
+ *   aead.c     the chunks' ChaCha20-Poly1305 (OpenSSL's libcrypto, else libsodium)
  *   seal.c     unmeta_seal()                  open.c     unmeta_open()
  *   params.c   parameter structs; the entry points of a build without libsodium
- * Only keys.c, x25519.c, scrypt.c, share.c, stream.c, seal.c and open.c
- * include sodium.h.
+ * Only keys.c, x25519.c, scrypt.c, share.c, aead.c, stream.c, seal.c and
+ * open.c include sodium.h; only aead.c includes OpenSSL's headers.
  */
 #ifndef UM_ENVELOPE_PRIVATE_H
 #define UM_ENVELOPE_PRIVATE_H

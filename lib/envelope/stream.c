@@ -26,6 +26,7 @@
 
 #include "internal.h"
 #include "io.h"
+#include "envelope/envelope.h"
 #include "envelope/private.h"
 
 #ifdef UNMETA_HAVE_SODIUM
@@ -59,13 +60,15 @@ int um_env_open_chunk(um_job *job, um_env_secrets *sec, uint64_t base, uint64_t 
 {
     uint8_t nonce[12];
     size_t clen = i + 1 == n ? (size_t)last_clen : AGE_CCHUNK;
-    unsigned long long plen = 0;
+    um_aead a;
     UM_TRY(um_read_at(job, base + i * AGE_CCHUNK, sec->chunk, clen));
     um_env_chunk_nonce(nonce, i, i + 1 == n);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(sec->chunk, &plen, NULL, sec->chunk, clen, NULL, 0, nonce,
-                                                  sec->payload_key) != 0)
+    um_aead_init(&a);
+    int rc = um_aead_open(&a, sec->chunk, sec->chunk, clen, nonce, sec->payload_key);
+    um_aead_free(&a);
+    if (rc != 0)
         return chunk_fail(job, i, n);
-    *len = (size_t)plen;
+    *len = clen - AGE_TAG;
     return 0;
 }
 
@@ -113,10 +116,12 @@ typedef struct pipe_s {
     pthread_cond_t done;         /* a slot is done */
     pthread_t *tids;
     int nthreads;
+    um_aead own;                 /* the calling thread's cipher context */
 } pipe_s;
 
-/* Seals or opens every chunk of a slot, in->out. Touches only the slot. */
-static void crypt_slot(const pipe_s *p, slot *s)
+/* Seals or opens every chunk of a slot, in->out, with the calling
+ * thread's cipher context a. Touches only the slot and a. */
+static void crypt_slot(const pipe_s *p, slot *s, um_aead *a)
 {
     size_t ip = 0, op = 0;
     s->bad = 0;
@@ -124,23 +129,24 @@ static void crypt_slot(const pipe_s *p, slot *s)
         uint64_t i = s->first + j;
         int last = i + 1 == p->nchunks;
         uint8_t nonce[12];
-        unsigned long long n = 0;
+        size_t n;
         um_env_chunk_nonce(nonce, i, last);
         if (p->sealing) {
             size_t m = last ? s->in_len - ip : AGE_CHUNK;
-            crypto_aead_chacha20poly1305_ietf_encrypt(s->out + op, &n, s->in + ip, m, NULL, 0, NULL, nonce, p->key);
+            um_aead_seal(a, s->out + op, s->in + ip, m, nonce, p->key);
             ip += m;
+            n = m + AGE_TAG;
         } else {
             size_t c = last ? s->in_len - ip : AGE_CCHUNK;
-            if (crypto_aead_chacha20poly1305_ietf_decrypt(s->out + op, &n, NULL, s->in + ip, c, NULL, 0, nonce,
-                                                          p->key) != 0) {
+            if (c < AGE_TAG || um_aead_open(a, s->out + op, s->in + ip, c, nonce, p->key) != 0) {
                 s->bad = 1;
                 s->bad_at = j;
                 break;
             }
             ip += c;
+            n = c - AGE_TAG;
         }
-        op += (size_t)n;
+        op += n;
     }
     s->out_len = op;
 }
@@ -148,6 +154,8 @@ static void crypt_slot(const pipe_s *p, slot *s)
 static void *worker(void *arg)
 {
     pipe_s *p = arg;
+    um_aead a;
+    um_aead_init(&a);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->stop && p->taken == p->queued)
@@ -157,12 +165,13 @@ static void *worker(void *arg)
         slot *s = &p->slots[p->taken++ % p->nslots];
         s->state = SLOT_BUSY;
         pthread_mutex_unlock(&p->lock);
-        crypt_slot(p, s);
+        crypt_slot(p, s, &a);
         pthread_mutex_lock(&p->lock);
         s->state = SLOT_DONE;
         pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
+    um_aead_free(&a);
     return NULL;
 }
 
@@ -197,6 +206,7 @@ static void pipe_free(pipe_s *p)
         }
         free(p->slots);
     }
+    um_aead_free(&p->own);
 }
 
 /* Slots and, when more than one thread is asked for and the stream has
@@ -207,6 +217,7 @@ static int pipe_init(um_job *job, pipe_s *p, int sealing, const uint8_t *key, ui
     uint64_t nbatches = (nchunks + STREAM_BATCH - 1) / STREAM_BATCH;
     int want = um_env_threads(job->ctx);
     memset(p, 0, sizeof(*p));
+    um_aead_init(&p->own);
     p->sealing = sealing;
     p->key = key;
     p->nchunks = nchunks;
@@ -245,7 +256,7 @@ static int pipe_init(um_job *job, pipe_s *p, int sealing, const uint8_t *key, ui
 static void pipe_queue(pipe_s *p, slot *s)
 {
     if (!p->nthreads) {
-        crypt_slot(p, s);
+        crypt_slot(p, s, &p->own);
         s->state = SLOT_DONE;
         return;
     }
@@ -269,7 +280,7 @@ static void pipe_wait(pipe_s *p, slot *s)
             slot *o = &p->slots[p->taken++ % p->nslots];
             o->state = SLOT_BUSY;
             pthread_mutex_unlock(&p->lock);
-            crypt_slot(p, o);
+            crypt_slot(p, o, &p->own);
             pthread_mutex_lock(&p->lock);
             o->state = SLOT_DONE;
             continue;

@@ -96,7 +96,7 @@ const { strip, check } = require('unmeta');
 
 # What the README says the wheel needs from the system (the libraries
 # libunmeta links), and python3-venv for the venv itself.
-WHEEL_RUNTIME = "python3-venv libturbojpeg0 libexif12 zlib1g libsodium23 libbrotli1 libavformat59"
+WHEEL_RUNTIME = "python3-venv libturbojpeg0 libexif12 zlib1g libsodium23 libssl3 libbrotli1 libavformat59"
 
 
 def build_wheel(t):

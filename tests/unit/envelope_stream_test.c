@@ -14,6 +14,14 @@
  * left behind. Last, four application threads seal and open at once, each
  * with its own context and its own workers. Run under ThreadSanitizer by
  * .ci/run.
+ *
+ * First, the chunk cipher (lib/envelope/aead.c) against libsodium's
+ * ChaCha20-Poly1305-IETF called directly: the same ciphertext and tag for
+ * lengths 0 to 65536, in place and not; each opens the other's output; a
+ * flipped bit anywhere, a wrong nonce or key, or a cut tag is refused with
+ * the output wiped. When the build has OpenSSL (UM_EXPECT_OPENSSL_AEAD, set
+ * by meson) the cipher must be OpenSSL's, so this compares two
+ * implementations, not one with itself.
  */
 #define _GNU_SOURCE /* strstr on a const message, mkdtemp */
 #include <pthread.h>
@@ -22,6 +30,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "unmeta.h"
 #include "envelope/envelope.h"
@@ -310,6 +320,59 @@ static void test_option(void)
     unmeta_ctx_free(ctx);
 }
 
+/* The chunk cipher against libsodium's, both ways. */
+static void test_aead(void)
+{
+    static uint8_t in[CHUNK], a[CCHUNK], b[CCHUNK], o[CHUNK];
+    uint8_t key[32], nonce[12];
+    uint32_t seed = 7;
+    const size_t lens[] = { 0, 1, 15, 16, 17, 63, 64, 65, 255, 256, 4095, 4096, 65535, 65536 };
+    um_aead c;
+    um_aead_init(&c);
+    printf("envelope-stream: chunk cipher from %s\n", um_aead_backend(&c));
+#ifdef UM_EXPECT_OPENSSL_AEAD
+    CHECK(strcmp(um_aead_backend(&c), "openssl") == 0, "built with OpenSSL, yet the cipher is %s", um_aead_backend(&c));
+#endif
+    fixed_rng(in, sizeof(in), &seed);
+    fixed_rng(key, sizeof(key), &seed);
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        size_t n = lens[k];
+        unsigned long long m = 0;
+        fixed_rng(nonce, sizeof(nonce), &seed);
+        crypto_aead_chacha20poly1305_ietf_encrypt(a, &m, in, n, NULL, 0, NULL, nonce, key);
+        CHECK(m == n + 16, "libsodium length %llu", m);
+        um_aead_seal(&c, b, in, n, nonce, key);
+        CHECK(memcmp(a, b, n + 16) == 0, "%zu bytes: not libsodium's ciphertext and tag", n);
+        memcpy(b, in, n); /* in place */
+        um_aead_seal(&c, b, b, n, nonce, key);
+        CHECK(memcmp(a, b, n + 16) == 0, "%zu bytes in place: not libsodium's ciphertext and tag", n);
+        CHECK(um_aead_open(&c, o, a, n + 16, nonce, key) == 0 && memcmp(o, in, n) == 0, "%zu bytes: open", n);
+        CHECK(um_aead_open(&c, b, b, n + 16, nonce, key) == 0 && memcmp(b, in, n) == 0, "%zu bytes: open in place", n);
+        um_aead_seal(&c, b, in, n, nonce, key);
+        CHECK(crypto_aead_chacha20poly1305_ietf_decrypt(o, &m, NULL, b, n + 16, NULL, 0, nonce, key) == 0 && m == n &&
+              memcmp(o, in, n) == 0, "%zu bytes: libsodium cannot open it", n);
+        for (size_t bit = 0; bit < (n + 16) * 8; bit += n > 64 ? 997 : 1) {
+            memcpy(b, a, n + 16);
+            b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            memset(o, 0xAA, n);
+            int rc = um_aead_open(&c, o, b, n + 16, nonce, key);
+            size_t z = 0;
+            while (z < n && o[z] == 0)
+                z++;
+            CHECK(rc == -1 && z == n, "%zu bytes, bit %zu flipped: %s", n, bit, rc ? "output not wiped" : "accepted");
+        }
+        nonce[11] ^= 1; /* the last-chunk flag */
+        CHECK(um_aead_open(&c, o, a, n + 16, nonce, key) == -1, "%zu bytes: opened under another nonce", n);
+        nonce[11] ^= 1;
+        key[0] ^= 1;
+        CHECK(um_aead_open(&c, o, a, n + 16, nonce, key) == -1, "%zu bytes: opened under another key", n);
+        key[0] ^= 1;
+        CHECK(um_aead_open(&c, o, a, n + 15, nonce, key) == -1, "%zu bytes: opened with a cut tag", n);
+    }
+    CHECK(um_aead_open(&c, o, a, 15, nonce, key) == -1, "shorter than a tag: opened");
+    um_aead_free(&c);
+}
+
 int main(void)
 {
     char *id = NULL, *rcp = NULL;
@@ -317,6 +380,7 @@ int main(void)
         fprintf(stderr, "keygen failed\n");
         return 1;
     }
+    test_aead();
     test_option();
     test_sizes(id, rcp);
     test_damage(id, rcp);
