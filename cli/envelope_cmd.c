@@ -677,13 +677,14 @@ typedef struct seal_opts {
  * For an envelope written to standard output the same lines go to stderr.
  * Once the share is stored, a revocation file that cannot be written is an
  * error: the envelope is removed and the share revoked. */
+#define REVOKE_FIRST "# unmeta revocation: keep it, never send it with the envelope\n"
+#define REVOKE_FORMAT REVOKE_FIRST "url: %s\nid: %s\nnot-after: %lld\ntoken: %s\n"
+
 static int write_revoke(const char *out, share_http *net, const unmeta_share *sh, const char *token, int force)
 {
     char path[4096], text[4600];
-    int len = snprintf(text, sizeof(text),
-                       "# unmeta revocation: keep it, never send it with the envelope\n"
-                       "url: %s\nid: %s\nnot-after: %lld\ntoken: %s\n",
-                       share_http_base(net), sh->id, (long long)sh->not_after, token);
+    int len = snprintf(text, sizeof(text), REVOKE_FORMAT, share_http_base(net), sh->id, (long long)sh->not_after,
+                       token);
     int rc = -1, fd = -1;
     if (len < 0 || len >= (int)sizeof(text))
         goto done;
@@ -1243,10 +1244,10 @@ static int cmd_revoke(int argc, char **argv)
         goto done;
     }
     buf[n] = '\0';
-    if (sscanf(buf, "# unmeta revocation: keep it, never send it with the envelope\nurl: %4199s\nid: %39[0-9a-f]\n"
-                    "not-after: %18lld\ntoken: %79[0-9a-f]", url, id, &na, token) != 4 ||
-        snprintf(canon, sizeof(canon), "# unmeta revocation: keep it, never send it with the envelope\n"
-                 "url: %s\nid: %s\nnot-after: %lld\ntoken: %s\n", url, id, na, token) != (int)n ||
+    /* Read back exactly as write_revoke() writes it: canonical or refused. */
+    if (sscanf(buf, REVOKE_FIRST "url: %4199s\nid: %39[0-9a-f]\nnot-after: %18lld\ntoken: %79[0-9a-f]", url, id, &na,
+               token) != 4 ||
+        snprintf(canon, sizeof(canon), REVOKE_FORMAT, url, id, na, token) != (int)n ||
         memcmp(canon, buf, (size_t)n) != 0 || !is_share_id(id) || strlen(token) != SHARE_TOKEN_LEN ||
         !share_http_is_url(url)) {
         say("%s: not a revocation file written by unmeta seal --share-store URL", file);

@@ -19,22 +19,18 @@
 
 #define PREFIX "/v1/shares/"
 
-int keyd_is_id(const char *s, size_t n)
-{
-    if (n != KEYD_ID_LEN)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
+/* n lowercase hex digits */
 static int is_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
     return 1;
+}
+
+int keyd_is_id(const char *s, size_t n)
+{
+    return n == KEYD_ID_LEN && is_hex(s, n);
 }
 
 static void reply(keyd_response *res, int status, const char *text)

@@ -41,12 +41,14 @@ typedef struct um_limits {
     uint64_t max_growth;   /* UNMETA_OPT_MAX_GROWTH */
 } um_limits;
 
+#define UM_THREADS_MAX 64 /* UNMETA_OPT_THREADS at most */
+
 struct unmeta_ctx {
     int icc_mode;                 /* UNMETA_ICC_* */
     int apply_orientation;        /* 0 or 1 */
     int keep_depth;               /* UNMETA_OPT_KEEP_DEPTH: 0 or 1 */
     int keep_motion;              /* UNMETA_OPT_KEEP_MOTION: 0 or 1 */
-    int threads;                  /* UNMETA_OPT_THREADS: 0 = automatic, else 1..64 */
+    int threads;                  /* UNMETA_OPT_THREADS: 0 = automatic, else 1..UM_THREADS_MAX */
     um_limits limits;
     unmeta_cancel_fn cancel;
     void *cancel_user;

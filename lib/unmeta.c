@@ -310,7 +310,7 @@ int32_t unmeta_ctx_set_option(unmeta_ctx *ctx, int32_t key, int64_t v)
         ctx->keep_motion = (int)v;
         return 0;
     case UNMETA_OPT_THREADS:
-        if (v < 0 || v > 64)
+        if (v < 0 || v > UM_THREADS_MAX)
             break;
         ctx->threads = (int)v;
         return 0;

@@ -34,7 +34,6 @@
 
 #define STREAM_BATCH      16u   /* chunks per slot: 1 MiB read and written at once */
 #define STREAM_MAX_AUTO   4     /* threads when the context leaves it to the library */
-#define STREAM_MAX        64
 
 void um_env_chunk_nonce(uint8_t nonce[12], uint64_t counter, int last)
 {
@@ -83,7 +82,7 @@ int um_env_write_out(um_job *job, unmeta_sink *dst, const uint8_t *p, size_t n)
 int um_env_threads(const unmeta_ctx *ctx)
 {
     if (ctx->threads > 0)
-        return ctx->threads < STREAM_MAX ? ctx->threads : STREAM_MAX;
+        return ctx->threads; /* 1..UM_THREADS_MAX, as unmeta_ctx_set_option() allows */
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > STREAM_MAX_AUTO ? STREAM_MAX_AUTO : (int)n;
 }
