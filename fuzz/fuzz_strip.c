@@ -24,7 +24,10 @@
  *  - every reported block lies inside the input and every finding points
  *    at an existing block;
  *  - the output never contains the bytes of a block strip reported as
- *    removed (see check_removed for the exact rule).
+ *    removed (see check_removed for the exact rule);
+ *  - with the default options, a seekable callback source that returns
+ *    short reads (the reader's windows, and the hold of small inputs,
+ *    lib/io.c) strips to the same result and the same bytes as memory.
  * Limits are set small so that a hostile input fails with UNMETA_E_LIMIT
  * before the fuzzer's memory cap.
  *
@@ -62,6 +65,8 @@ typedef struct variant {
     int depth;      /* UNMETA_OPT_KEEP_DEPTH */
     int motion;     /* UNMETA_OPT_KEEP_MOTION */
 } variant;
+
+static const variant default_variant = { UNMETA_ICC_KEEP, 0, 0, 0 };
 
 static void fail(const char *what, const variant *v, int rc, const unmeta_ctx *ctx)
 {
@@ -382,6 +387,62 @@ static int only_kept_on_request(unmeta_ctx *ctx, unmeta_source *src, const varia
     return ok;
 }
 
+/* A seekable callback source over the input, in short reads. */
+typedef struct cbsrc {
+    const uint8_t *data;
+    size_t size, pos;
+} cbsrc;
+
+static int64_t cb_read(void *buf, uint64_t n, void *user)
+{
+    cbsrc *c = user;
+    size_t k = c->size - c->pos;
+    if (k > n)
+        k = (size_t)n;
+    if (k > 4093)
+        k = 4093;
+    memcpy(buf, c->data + c->pos, k);
+    c->pos += k;
+    return (int64_t)k;
+}
+
+static int64_t cb_seek(int64_t off, int32_t whence, void *user)
+{
+    cbsrc *c = user;
+    int64_t to = (whence == 0 ? 0 : whence == 1 ? (int64_t)c->pos : (int64_t)c->size) + off;
+    if (whence < 0 || whence > 2 || to < 0 || to > (int64_t)c->size)
+        return -1;
+    c->pos = (size_t)to;
+    return to;
+}
+
+/* Strips through the callback source and compares with the memory path's
+ * result code and, for native formats, bytes. */
+static void same_through_callbacks(const uint8_t *data, size_t size, unmeta_ctx *ctx, const variant *v, int rc_mem,
+                                   const void *out, uint64_t out_size, int native)
+{
+    cbsrc c = { data, size, 0 };
+    unmeta_io_callbacks cb = UNMETA_IO_CALLBACKS_INIT;
+    unmeta_source *src = NULL;
+    unmeta_sink *sink = NULL;
+    const void *got = NULL;
+    uint64_t got_size = 0;
+    int rc = 0;
+    cb.read = cb_read;
+    cb.seek = cb_seek;
+    CHECK(unmeta_source_new_callbacks(&src, &cb, &c) == 0, "callback source");
+    CHECK(unmeta_sink_new_memory(&sink) == 0, "memory sink");
+    rc = unmeta_strip(NULL, ctx, src, sink);
+    CHECK(rc == rc_mem, "a callback source strips to another result than memory");
+    if (rc == 0 && native) {
+        CHECK(unmeta_sink_memory(&got, &got_size, sink) == 0, "reading the memory sink");
+        CHECK(got_size == out_size && memcmp(got, out, (size_t)out_size) == 0,
+              "a callback source strips to other bytes than memory");
+    }
+    unmeta_sink_free(sink);
+    unmeta_source_free(src);
+}
+
 /* Runs inspect, check and strip on one input with one set of options and
  * checks the properties above. */
 static void run_variant(const uint8_t *data, size_t size, const variant *v)
@@ -425,6 +486,8 @@ static void run_variant(const uint8_t *data, size_t size, const variant *v)
             CHECK((v->orient && (rc == UNMETA_E_LIMIT || rc == UNMETA_E_NOMEM)) ||
                       (remuxed(ins) && (rc == UNMETA_E_UNSUPPORTED || rc == UNMETA_E_MALFORMED)),
                   "strip fails on an input inspect accepts");
+        if (v == &default_variant)
+            same_through_callbacks(data, size, ctx, v, rc, NULL, 0, 0);
         goto done;
     }
     CHECK(rc_inspect == 0, "strip accepts an input inspect refuses");
@@ -435,6 +498,9 @@ static void run_variant(const uint8_t *data, size_t size, const variant *v)
     const void *out = NULL;
     uint64_t out_size = 0;
     CHECK(unmeta_sink_memory(&out, &out_size, sink) == 0, "reading the memory sink");
+
+    if (v == &default_variant)
+        same_through_callbacks(data, size, ctx, v, 0, out, out_size, !remuxed(srep));
 
     /* Nothing reported as removed made it into the output. */
     check_removed(data, size, srep, out, (size_t)out_size, rc, ctx, v);
@@ -482,8 +548,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         { UNMETA_ICC_KEEP, 0, 1, 0 },
         { UNMETA_ICC_KEEP, 0, 0, 1 },
     };
-    const variant def = { UNMETA_ICC_KEEP, 0, 0, 0 };
-    run_variant(data, size, &def);
+    run_variant(data, size, &default_variant);
     /* The last byte picks the variant: mutations there are cheap, and it
      * leaves the signature at the start of a seed intact. */
     if (size > 0)

@@ -18,6 +18,13 @@
 #include "io.h"
 
 #define UM_READ_BUF (256u << 10)   /* the reader's window */
+/* A file or callback input up to this size (a phone photo) is held whole,
+ * filled a window at a time as it is first read: a format that scans its
+ * bytes and then copies them (a JPEG's entropy-coded data, a PNG's chunks)
+ * reads each byte from the file once, not twice (bench/README.md, "The Node
+ * binding"). Larger inputs keep the sliding window, so memory stays bounded
+ * whatever the size, under bench/run's 16 MiB peak. 32 windows, a bit each. */
+#define UM_HOLD_MAX (32u * UM_READ_BUF)
 #define UM_WRITE_BUF (64u << 10)   /* small writes are gathered up to this */
 /* Runs at least this long are copied by the kernel (copy_file_range) when
  * both ends are files; for shorter ones (a photo's 4 MB of entropy-coded
@@ -56,6 +63,8 @@ struct um_reader {
     uint8_t *buf;                 /* window over [buf_off, buf_off + buf_len) */
     uint64_t buf_off;
     size_t buf_len;
+    int held;                     /* buf holds the whole input, at its own offsets */
+    uint32_t loaded;              /* held: bit k set once window k has been read */
 };
 
 /* Copies the caller's callbacks, as much as its struct_size holds; fields
@@ -365,7 +374,8 @@ int um_reader_open(um_reader **out, um_job *job, unmeta_source *s)
     r->size = s->spool_size;
     return 0;
 buffered:
-    r->buf = um_malloc(job, UM_READ_BUF);
+    r->held = r->size <= UM_HOLD_MAX;
+    r->buf = um_malloc(job, r->held ? (r->size ? (size_t)r->size : 1) : UM_READ_BUF);
     return r->buf ? 0 : job->err;
 }
 
@@ -427,6 +437,25 @@ int um_reader_peek(um_job *job, uint64_t off, const uint8_t **p, size_t *avail)
         *avail = (size_t)(r->size - off < SIZE_MAX ? r->size - off : SIZE_MAX);
         return 0;
     }
+    if (r->held) {
+        uint64_t k = off / UM_READ_BUF, end;
+        if (!(r->loaded >> k & 1)) {
+            uint64_t start = k * UM_READ_BUF;
+            size_t want = (size_t)(r->size - start < UM_READ_BUF ? r->size - start : UM_READ_BUF), got;
+            UM_TRY(fill(job, r, start, r->buf + start, want, &got));
+            if (got < want)
+                return um_fail(job, UNMETA_E_IO, "the input shrank while it was read");
+            r->loaded |= (uint32_t)1 << k;
+        }
+        /* As far as the windows already read run on. */
+        for (end = (k + 1) * UM_READ_BUF; end < r->size && (r->loaded >> (end / UM_READ_BUF) & 1);)
+            end += UM_READ_BUF;
+        if (end > r->size)
+            end = r->size;
+        *p = r->buf + off;
+        *avail = (size_t)(end - off);
+        return 0;
+    }
     if (off < r->buf_off || off >= r->buf_off + r->buf_len) {
         uint64_t want = r->size - off < UM_READ_BUF ? r->size - off : UM_READ_BUF;
         size_t got;
@@ -452,7 +481,7 @@ int um_read_at(um_job *job, uint64_t off, void *buf, size_t n)
                        (unsigned long long)r->size, n, (unsigned long long)off);
     if (r->kind == RD_MEM)
         job->prog.read += n;
-    if (r->kind != RD_MEM && n >= UM_READ_BUF) {
+    if (r->kind != RD_MEM && !r->held && n >= UM_READ_BUF) {
         size_t got;
         UM_TRY(fill(job, r, off, dst, n, &got));
         if (got < n)

@@ -1119,6 +1119,62 @@ static void test_progress(void)
     free(big);
 }
 
+/* Counts what a callback source hands over. */
+typedef struct counted {
+    memfile m;
+    uint64_t bytes;
+} counted;
+
+static int64_t counted_read(void *buf, uint64_t size, void *user)
+{
+    counted *c = user;
+    int64_t k = mf_read(buf, size, &c->m);
+    if (k > 0)
+        c->bytes += (uint64_t)k;
+    return k;
+}
+
+/* An input up to 8 MiB is held as it is read: a JPEG's entropy-coded data,
+ * scanned for its end and then copied, is read from the source once. A
+ * larger one is still stripped, through the sliding window. */
+static void test_read_once(void)
+{
+    unmeta_ctx *ctx = NULL;
+    CHECK_RC(unmeta_ctx_new(&ctx), UNMETA_OK);
+    const size_t sizes[] = { 0, 5u << 20, (8u << 20) - 1024, 9u << 20, 20u << 20 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t len = 0;
+        unsigned char *in = with_long_scan(sizes[i], &len);
+        CHECK(in != NULL);
+        if (!in)
+            break;
+        counted c = { { in, len, 0, 0, 0, NULL, 0, 0, 0, 0 }, 0 };
+        memfile mo = { NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0 };
+        unmeta_io_callbacks icb = UNMETA_IO_CALLBACKS_INIT, ocb = UNMETA_IO_CALLBACKS_INIT;
+        unmeta_source *src = NULL;
+        unmeta_sink *dst = NULL;
+        icb.read = counted_read;
+        icb.seek = mf_seek;
+        ocb.write = mf_write;
+        CHECK_RC(unmeta_source_new_callbacks(&src, &icb, &c), UNMETA_OK);
+        CHECK_RC(unmeta_sink_new_callbacks(&dst, &ocb, &mo), UNMETA_OK);
+        CHECK_RC(unmeta_strip(NULL, ctx, src, dst), UNMETA_OK);
+        CHECK(mo.out_len == ref_len + sizes[i] && !contains(mo.out, mo.out_len, canary));
+        if (len <= (8u << 20)) {
+            CHECK(c.bytes == len);
+            if (c.bytes != len)
+                fprintf(stderr, "  %zu-byte input: %llu bytes read\n", len, (unsigned long long)c.bytes);
+        } else {
+            CHECK(c.bytes > len); /* scanned, then copied: the window slid twice */
+        }
+        unmeta_sink_free(dst);
+        unmeta_source_free(src);
+        free(mo.out);
+        free(in);
+    }
+    unmeta_ctx_free(ctx);
+}
+
 static void test_spool(void)
 {
     unmeta_ctx *ctx = NULL;
@@ -1237,6 +1293,7 @@ int main(void)
     test_error_paths(ctx);
     test_cancel(ctx);
     test_progress();
+    test_read_once();
     test_spool();
     test_options_take_effect();
     unmeta_ctx_free(ctx);
