@@ -17,6 +17,8 @@ int lint_uses(void)
     int32_t rc = unmeta_ctx_new(&ctx);
     rc |= unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, UNMETA_ICC_KEEP);
     rc |= unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, 0);
+    rc |= unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_DEPTH, 0);
+    rc |= unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_MOTION, 0);
     rc |= unmeta_strip_memory(&out, &out_size, ctx, "", 0);
     rc |= unmeta_strip_path(ctx, "a", "b");
     rc |= unmeta_source_new_memory(&src, "", 0);

@@ -36,10 +36,14 @@ public enum Unmeta {
 
     /// Writes `input` without its metadata to `output`. The output file appears
     /// only when the whole operation succeeds (a temporary file renamed into
-    /// place); `output` may equal `input`. Throws `UnmetaError`.
+    /// place); `output` may equal `input`. `keepDepth` keeps HEIF depth maps,
+    /// `keepMotion` a motion photo's video, cleaned (the command's `--keep-depth`
+    /// and `--keep-motion`). Throws `UnmetaError`.
     public static func strip(_ input: URL, to output: URL, icc: ICC = .keep,
-                             applyOrientation: Bool = false) throws {
-        try withContext(icc: icc, applyOrientation: applyOrientation) { ctx in
+                             applyOrientation: Bool = false, keepDepth: Bool = false,
+                             keepMotion: Bool = false) throws {
+        try withContext(icc: icc, applyOrientation: applyOrientation, keepDepth: keepDepth,
+                        keepMotion: keepMotion) { ctx in
             let rc = input.withUnsafeFileSystemRepresentation { inPath -> Int32 in
                 output.withUnsafeFileSystemRepresentation { outPath -> Int32 in
                     guard let inPath = inPath, let outPath = outPath else { return UNMETA_E_INVALID }
@@ -51,8 +55,10 @@ public enum Unmeta {
     }
 
     /// `input` without its metadata.
-    public static func strip(_ input: Data, icc: ICC = .keep, applyOrientation: Bool = false) throws -> Data {
-        try withContext(icc: icc, applyOrientation: applyOrientation) { ctx in
+    public static func strip(_ input: Data, icc: ICC = .keep, applyOrientation: Bool = false,
+                             keepDepth: Bool = false, keepMotion: Bool = false) throws -> Data {
+        try withContext(icc: icc, applyOrientation: applyOrientation, keepDepth: keepDepth,
+                        keepMotion: keepMotion) { ctx in
             var out: UnsafeMutableRawPointer? = nil
             var outSize: UInt64 = 0
             let rc = input.withUnsafeBytes { buf in
@@ -65,9 +71,10 @@ public enum Unmeta {
         }
     }
 
-    /// True when `input` holds something privacy-relevant.
-    public static func check(_ input: Data) throws -> Bool {
-        try withSource(input) { ctx, src in
+    /// True when `input` holds something privacy-relevant. With `keepDepth` or
+    /// `keepMotion`, blocks those options keep are judged as kept.
+    public static func check(_ input: Data, keepDepth: Bool = false, keepMotion: Bool = false) throws -> Bool {
+        try withSource(input, keepDepth: keepDepth, keepMotion: keepMotion) { ctx, src in
             var dirty: Int32 = 0
             try check(unmeta_check(&dirty, ctx, src), ctx)
             return dirty != 0
@@ -75,8 +82,9 @@ public enum Unmeta {
     }
 
     /// The report of docs/json.md: "format", "dirty", "blocks", "findings", "notes".
-    public static func inspect(_ input: Data) throws -> [String: Any] {
-        try withSource(input) { ctx, src in
+    public static func inspect(_ input: Data, keepDepth: Bool = false,
+                               keepMotion: Bool = false) throws -> [String: Any] {
+        try withSource(input, keepDepth: keepDepth, keepMotion: keepMotion) { ctx, src in
             var report: OpaquePointer? = nil
             try check(unmeta_inspect(&report, ctx, src), ctx)
             defer { unmeta_report_free(report) }
@@ -98,6 +106,7 @@ public enum Unmeta {
     }
 
     private static func withContext<T>(icc: ICC = .keep, applyOrientation: Bool = false,
+                                       keepDepth: Bool = false, keepMotion: Bool = false,
                                        _ body: (OpaquePointer) throws -> T) throws -> T {
         var ctx: OpaquePointer? = nil
         try check(unmeta_ctx_new(&ctx), nil)
@@ -105,11 +114,14 @@ public enum Unmeta {
         try check(unmeta_ctx_set_option(ctx, UNMETA_OPT_ICC, icc == .keep ? Int64(UNMETA_ICC_KEEP)
                                                                            : Int64(UNMETA_ICC_STRIP)), ctx)
         try check(unmeta_ctx_set_option(ctx, UNMETA_OPT_APPLY_ORIENTATION, applyOrientation ? 1 : 0), ctx)
+        try check(unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_DEPTH, keepDepth ? 1 : 0), ctx)
+        try check(unmeta_ctx_set_option(ctx, UNMETA_OPT_KEEP_MOTION, keepMotion ? 1 : 0), ctx)
         return try body(ctx!)
     }
 
-    private static func withSource<T>(_ input: Data, _ body: (OpaquePointer, OpaquePointer?) throws -> T) throws -> T {
-        try withContext { ctx in
+    private static func withSource<T>(_ input: Data, keepDepth: Bool = false, keepMotion: Bool = false,
+                                      _ body: (OpaquePointer, OpaquePointer?) throws -> T) throws -> T {
+        try withContext(keepDepth: keepDepth, keepMotion: keepMotion) { ctx in
             try input.withUnsafeBytes { buf in
                 var src: OpaquePointer? = nil
                 try check(unmeta_source_new_memory(&src, buf.baseAddress, UInt64(buf.count)), ctx)

@@ -33,6 +33,14 @@ public final class Unmeta implements AutoCloseable {
     public static final int OPT_MAX_MEMORY = constantInt("UNMETA_OPT_MAX_MEMORY");
     public static final int OPT_SPOOL_LIMIT = constantInt("UNMETA_OPT_SPOOL_LIMIT");
     public static final int OPT_MAX_INFLATE = constantInt("UNMETA_OPT_MAX_INFLATE");
+    /** 1 keeps HEIF depth maps (the command's --keep-depth); default 0 removes them. */
+    public static final int OPT_KEEP_DEPTH = constantInt("UNMETA_OPT_KEEP_DEPTH");
+    /**
+     * 1 keeps a motion photo's video, cleaned as an MP4, with the XMP that
+     * locates it (--keep-motion); default 0 removes the video. Phones write
+     * motion photos by default.
+     */
+    public static final int OPT_KEEP_MOTION = constantInt("UNMETA_OPT_KEEP_MOTION");
     /** Values of OPT_ICC: keep the profile neutralised (default), or drop it. */
     public static final int ICC_KEEP = constantInt("UNMETA_ICC_KEEP");
     public static final int ICC_STRIP = constantInt("UNMETA_ICC_STRIP");

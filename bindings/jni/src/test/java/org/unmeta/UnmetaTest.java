@@ -77,6 +77,95 @@ public final class UnmetaTest {
         return f.getInt(fd);
     }
 
+    private static int indexOf(byte[] hay, byte[] n, int from) {
+        outer:
+        for (int i = from; i + n.length <= hay.length; i++) {
+            for (int j = 0; j < n.length; j++)
+                if (hay[i + j] != n[j])
+                    continue outer;
+            return i;
+        }
+        return -1;
+    }
+
+    /**
+     * A Google-layout motion photo (the clean sample with an XMP Container
+     * directory, an MP4 with a location and a title appended): by default the
+     * video goes; with OPT_KEEP_MOTION it stays, cleaned, with its packets.
+     * ffmpeg makes the clip; without it the part is skipped, unless
+     * UNMETA_REQUIRE_TOOLS=1.
+     */
+    private static void keepMotion(byte[] still) throws Exception {
+        Path dir = Files.createTempDirectory("unmeta-jni-motion");
+        Path clip = dir.resolve("clip.mp4");
+        try {
+            Process p;
+            try {
+                p = new ProcessBuilder("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=64x48:r=10:d=1",
+                                       "-c:v", "mpeg4", "-metadata", "location=+48.8583+002.2945/",
+                                       "-metadata", "title=CANARY-MOTION", "-movflags", "use_metadata_tags",
+                                       clip.toString()).inheritIO().start();
+            } catch (java.io.IOException e) {
+                boolean required = "1".equals(System.getenv("UNMETA_REQUIRE_TOOLS"));
+                check(!required, "ffmpeg is needed for the motion photo test (UNMETA_REQUIRE_TOOLS=1)");
+                System.out.println("jni: no ffmpeg, the motion photo part is skipped");
+                return;
+            }
+            check(p.waitFor() == 0, "ffmpeg made the clip");
+            byte[] video = Files.readAllBytes(clip);
+            String xmp = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">"
+                + "<rdf:Description rdf:about=\"\" xmlns:GCamera=\"http://ns.google.com/photos/1.0/camera/\" "
+                + "xmlns:Container=\"http://ns.google.com/photos/1.0/container/\" "
+                + "xmlns:Item=\"http://ns.google.com/photos/1.0/container/item/\" GCamera:MotionPhoto=\"1\" "
+                + "GCamera:MotionPhotoVersion=\"1\" GCamera:MotionPhotoPresentationTimestampUs=\"500000\">"
+                + "<Container:Directory><rdf:Seq><rdf:li rdf:parseType=\"Resource\"><Container:Item "
+                + "Item:Semantic=\"Primary\" Item:Mime=\"image/jpeg\"/></rdf:li><rdf:li rdf:parseType=\"Resource\">"
+                + "<Container:Item Item:Semantic=\"MotionPhoto\" Item:Mime=\"video/mp4\" Item:Length=\"" + video.length
+                + "\"/></rdf:li></rdf:Seq></Container:Directory></rdf:Description></rdf:RDF></x:xmpmeta>";
+            byte[] body = ("http://ns.adobe.com/xap/1.0/\0" + xmp).getBytes(StandardCharsets.UTF_8);
+            java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+            b.write(still, 0, 2);
+            b.write(new byte[] { (byte) 0xFF, (byte) 0xE1, (byte) ((body.length + 2) >> 8), (byte) (body.length + 2) });
+            b.write(body);
+            b.write(still, 2, still.length - 2);
+            b.write(video);
+            byte[] photo = b.toByteArray();
+            check(contains(photo, "CANARY-MOTION"), "the motion photo holds the clip's title");
+
+            // The clip's packets: its mdat payload.
+            byte[] mdatTag = "mdat".getBytes(StandardCharsets.US_ASCII);
+            int at = indexOf(video, mdatTag, 0);
+            check(at >= 4, "the clip has an mdat");
+            long size = ((video[at - 4] & 0xFFL) << 24) | ((video[at - 3] & 0xFF) << 16) | ((video[at - 2] & 0xFF) << 8)
+                | (video[at - 1] & 0xFF);
+            byte[] packets = Arrays.copyOfRange(video, at + 4, (int) (at - 4 + size));
+
+            try (Unmeta u = new Unmeta()) {
+                byte[] plain = u.strip(photo);
+                check(!contains(plain, "ftyp") && !contains(plain, "MotionPhoto") && !contains(plain, "CANARY-MOTION"),
+                      "by default the motion photo's video is removed");
+                u.setOption(Unmeta.OPT_KEEP_MOTION, 1);
+                byte[] kept = u.strip(photo);
+                check(contains(kept, "ftyp") && contains(kept, "MotionPhoto"), "OPT_KEEP_MOTION keeps the video and its XMP");
+                check(!contains(kept, "CANARY-MOTION") && !contains(kept, "+48.8583"),
+                      "the kept video is cleaned of its title and location");
+                check(indexOf(kept, packets, 0) > 0, "the kept video's packets are the clip's, byte for byte");
+                check(Arrays.equals(u.strip(kept), kept), "strip with OPT_KEEP_MOTION is idempotent");
+                expectCode(UnmetaException.E_INVALID, "OPT_KEEP_MOTION takes 0 or 1", () -> u.setOption(Unmeta.OPT_KEEP_MOTION, 2));
+                u.setOption(Unmeta.OPT_KEEP_MOTION, 0);
+                check(Arrays.equals(u.strip(photo), plain), "OPT_KEEP_MOTION back to 0");
+                // Depth maps are HEIF's; a JPEG strips the same either way.
+                check(Unmeta.OPT_KEEP_DEPTH != Unmeta.OPT_KEEP_MOTION, "OPT_KEEP_DEPTH is its own key");
+                u.setOption(Unmeta.OPT_KEEP_DEPTH, 1);
+                check(Arrays.equals(u.strip(photo), plain), "OPT_KEEP_DEPTH leaves a JPEG's output alone");
+                expectCode(UnmetaException.E_INVALID, "OPT_KEEP_DEPTH takes 0 or 1", () -> u.setOption(Unmeta.OPT_KEEP_DEPTH, -1));
+            }
+        } finally {
+            Files.deleteIfExists(clip);
+            Files.deleteIfExists(dir);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         byte[] sample = Files.readAllBytes(Paths.get(args[0]));
         String[] canaries = { "Ana Example", "Pixelphone", "PX7-004211-88", "holiday at home" };
@@ -137,6 +226,8 @@ public final class UnmetaTest {
         closed.close();
         expect(IllegalStateException.class, "use after close", () -> closed.strip(sample));
         expect(IllegalStateException.class, "option after close", () -> closed.setOption(Unmeta.OPT_ICC, 0));
+
+        keepMotion(clean);
 
         // Constants come from the library.
         check(UnmetaException.E_TRUNCATED == -6 && Unmeta.constant("UNMETA_E_TRUNCATED") == -6, "E_TRUNCATED");
