@@ -11,8 +11,14 @@
  * sandbox_allow_net). No proxy from the environment is used (it would be
  * another host and port), no redirect is followed, answers are capped at
  * 1 KiB.
+ *
+ * libcurl itself is loaded here too, with dlopen, by share_http_new(): it
+ * is not linked, because its ~26 libraries (TLS, Kerberos, LDAP, SSH...)
+ * would be mapped and relocated at every start of the command, tripling
+ * the cost of `unmeta strip` on one photo for a feature few runs use.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -35,6 +41,64 @@ int share_http_is_url(const char *store)
 }
 
 #ifdef UNMETA_HAVE_CURL
+
+/* The libcurl functions this file calls, resolved by curl_load(). The
+ * fields do not carry the curl_ prefix: <curl/curl.h> defines
+ * curl_easy_setopt and curl_easy_getinfo as type-checking macros with GCC,
+ * which would expand after "api." as well. */
+static struct {
+    CURLcode (*global_init)(long flags);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    void (*easy_cleanup)(CURL *curl);
+    CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+    CURLcode (*easy_perform)(CURL *curl);
+    CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+    const char *(*easy_strerror)(CURLcode code);
+    struct curl_slist *(*slist_append)(struct curl_slist *list, const char *string);
+    void (*slist_free_all)(struct curl_slist *list);
+} api;
+static int api_loaded;
+
+/* Loads libcurl (UM_CURL_SONAME, meson.build) once; 0, or -1 after saying
+ * what is missing. Called by share_http_new(), from the main thread before
+ * any other starts and before the command confines itself: dlopen reads
+ * files (the libraries, ld.so.cache) that the sandbox no longer allows.
+ * The library stays loaded until the process ends, as FFmpeg's do
+ * (lib/av/av.c). */
+static int curl_load(const char *base)
+{
+    if (api_loaded)
+        return 0;
+    void *lib = dlopen(UM_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "unmeta: %s: a URL share store needs libcurl: %s (install it: libcurl4 on Debian and Ubuntu)\n",
+                base, dlerror());
+        return -1;
+    }
+    /* each name with the field its address goes to */
+    static const struct {
+        const char *name;
+        void *slot;
+    } syms[] = {
+        { "curl_global_init", &api.global_init },     { "curl_global_cleanup", &api.global_cleanup },
+        { "curl_easy_init", &api.easy_init },         { "curl_easy_cleanup", &api.easy_cleanup },
+        { "curl_easy_setopt", &api.easy_setopt },     { "curl_easy_perform", &api.easy_perform },
+        { "curl_easy_getinfo", &api.easy_getinfo },   { "curl_easy_strerror", &api.easy_strerror },
+        { "curl_slist_append", &api.slist_append },   { "curl_slist_free_all", &api.slist_free_all },
+    };
+    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+        void *sym = dlsym(lib, syms[i].name);
+        if (!sym) {
+            fprintf(stderr, "unmeta: %s: %s has no %s\n", base, UM_CURL_SONAME, syms[i].name);
+            dlclose(lib);
+            return -1;
+        }
+        memcpy(syms[i].slot, &sym, sizeof(sym)); /* an object pointer to a function pointer, as POSIX allows */
+    }
+    api_loaded = 1;
+    return 0;
+}
 
 struct share_http {
     char *base;                /* without a trailing '/' */
@@ -118,8 +182,10 @@ share_http *share_http_new(const char *base)
         goto fail;
     for (size_t n = strlen(h->base); n > 0 && h->base[n - 1] == '/'; n--)
         h->base[n - 1] = '\0';
-    h->global = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-    if (!h->global || !(h->curl = curl_easy_init())) {
+    if (curl_load(base) < 0)
+        goto fail;
+    h->global = api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (!h->global || !(h->curl = api.easy_init())) {
         fprintf(stderr, "unmeta: libcurl failed to start\n");
         goto fail;
     }
@@ -137,24 +203,24 @@ share_http *share_http_new(const char *base)
     inet_ntop(ai->ai_family, a, addr, sizeof(addr));
     snprintf(entry, sizeof(entry), ai->ai_family == AF_INET6 ? "%s:%u:[%s]" : "%s:%u:%s", host, h->port, addr);
     freeaddrinfo(ai);
-    h->resolve = curl_slist_append(NULL, entry);
+    h->resolve = api.slist_append(NULL, entry);
     if (!h->resolve)
         goto fail;
     CURL *c = h->curl;
-    curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "unmeta");
+    api.easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
+    api.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    api.easy_setopt(c, CURLOPT_PROXY, "");
+    api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    api.easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    api.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    api.easy_setopt(c, CURLOPT_WRITEDATA, h);
+    api.easy_setopt(c, CURLOPT_USERAGENT, "unmeta");
     /* another CA bundle, as curl(1) reads it (a private CA, tests) */
     const char *ca = getenv("CURL_CA_BUNDLE");
     if (ca && *ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+        api.easy_setopt(c, CURLOPT_CAINFO, ca);
     return h;
 fail:
     share_http_free(h);
@@ -166,11 +232,12 @@ void share_http_free(share_http *h)
     if (!h)
         return;
     if (h->curl)
-        curl_easy_cleanup(h->curl);
-    curl_slist_free_all(h->resolve);
+        api.easy_cleanup(h->curl);
+    if (h->resolve)
+        api.slist_free_all(h->resolve);
     explicit_bzero(h->answer, sizeof(h->answer));
     if (h->global)
-        curl_global_cleanup();
+        api.global_cleanup();
     free(h->base);
     free(h);
 }
@@ -206,32 +273,32 @@ static long request(share_http *h, const char *method, const char *id, const cha
     h->answer_len = 0;
     h->answer[0] = '\0';
     h->overflow = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    api.easy_setopt(c, CURLOPT_URL, url);
+    api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+    api.easy_setopt(c, CURLOPT_HTTPGET, 1L);
     if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        hdr = curl_slist_append(hdr, "Content-Type: text/plain");
+        api.easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        api.easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        hdr = api.slist_append(hdr, "Content-Type: text/plain");
     } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
     if (auth) {
         snprintf(authz, sizeof(authz), "Authorization: Bearer %s", auth);
-        hdr = curl_slist_append(hdr, authz);
+        hdr = api.slist_append(hdr, authz);
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    CURLcode rc = curl_easy_perform(c);
+    api.easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    CURLcode rc = api.easy_perform(c);
     if (rc != CURLE_OK) {
         fprintf(stderr, "unmeta: %s: %s\n", h->base,
-                h->overflow ? "the key-release service answered too much" : curl_easy_strerror(rc));
+                h->overflow ? "the key-release service answered too much" : api.easy_strerror(rc));
     } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(hdr);
+    api.easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    api.easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    api.slist_free_all(hdr);
     explicit_bzero(authz, sizeof(authz));
     return status;
 }

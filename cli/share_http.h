@@ -1,8 +1,9 @@
 /*
  * share_http.h - the command's client of a key-release service over
  * http:// or https:// (unmeta-keyd, docs/unmeta-keyd.8), behind the same
- * callback API apps use (unmeta_share_fetch_fn). libcurl; builds without it
- * refuse URLs with a message.
+ * callback API apps use (unmeta_share_fetch_fn). libcurl, loaded with
+ * dlopen by share_http_new(); builds without it, and machines without
+ * libcurl.so.4, refuse URLs with a message.
  */
 #ifndef UNMETA_CLI_SHARE_HTTP_H
 #define UNMETA_CLI_SHARE_HTTP_H

@@ -363,6 +363,17 @@ def test_help_and_version(t):
     assert b"--keep-depth" in lines[b"heif"] and b"--keep-motion" in lines[b"heif"], v.stdout
 
 
+def test_startup_does_not_link_libcurl(t):
+    # libcurl (and the ~26 libraries under it) is loaded with dlopen only when
+    # a URL share store is used (cli/share_http.c); linked, it would be mapped
+    # and relocated at every start, costing more than stripping a photo.
+    harness.need("readelf")
+    r = run(["readelf", "-d", harness.UNMETA], check=True)
+    needed = re.findall(rb"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+    assert needed, r.stdout  # a dynamic executable lists at least libc
+    assert not [n for n in needed if n.startswith(b"libcurl")], needed
+
+
 def test_usage_errors(t):
     src = photo(t)
     cases = [

@@ -9,7 +9,8 @@ before any unmeta package: the Python wheel (built here as the README says)
 installed by pip into a fresh venv cleans the sample, with only the
 libraries the README lists installed by apt; python3-unmeta with libunmeta1
 alone (no -dev package, so no libunmeta.so link) cleans it; the command
-cleans it; a C program built with `gcc $(pkg-config --cflags --libs unmeta)`
+cleans it, and without libcurl4 (only recommended) refuses a URL share
+store with a message naming that package; a C program built with `gcc $(pkg-config --cflags --libs unmeta)`
 calls the installed library and cleans it; the Node package (`npm pack` of
 bindings/node) installed by Debian's npm into an empty project, its addon
 built by Debian's node-gyp against Debian's Node (18) and the installed
@@ -235,6 +236,10 @@ def test_debs_install_and_work_in_a_clean_root(t):
     r = run(["lintian", "--fail-on", "error,warning", "--info", *debs.values()])
     out = (r.stdout + r.stderr).decode(errors="replace")
     assert r.returncode == 0, f"lintian (exit {r.returncode}):\n{out}"
+    # libcurl is loaded with dlopen, so only debian/control can name it
+    fields = run(["dpkg-deb", "-f", debs["unmeta"], "Depends", "Recommends"], check=True).stdout.decode()
+    assert re.search(r"^Recommends:.*\blibcurl4\b", fields, re.M), fields
+    assert not re.search(r"^Depends:.*\blibcurl", fields, re.M), fields
 
     start = time.monotonic()
     root = clean_root(t)
@@ -275,6 +280,16 @@ python3 t.py
 apt-get install -y -q --no-install-recommends ./{names['unmeta']} ./{names['libunmeta-dev']} gcc libc6-dev pkg-config
 unmeta strip -o cli.clean.jpg sample.jpg
 unmeta check cli.clean.jpg
+# libcurl4 is only recommended, so not installed here: a URL share store is
+# refused, exit status 2, with a message naming the package; nothing written
+if ldconfig -p | grep -q 'libcurl[.]so[.]4 '; then echo 'libcurl4 is installed'; exit 1; fi
+unmeta keygen -o id.key 2>/dev/null
+st=0; unmeta seal -r "$(unmeta keygen -y id.key)" --expires 1d --share-store http://127.0.0.1:9 -o s.age sample.jpg \
+  2> share.err || st=$?
+cat share.err
+test "$st" = 2
+grep -q 'libcurl4' share.err
+test ! -e s.age
 gcc -o t t.c $(pkg-config --cflags --libs unmeta)
 ./t sample.jpg c.clean.jpg > c.version
 """, "apt-get install of unmeta and libunmeta-dev, then the command and a C program", t.path("dev.log"))
