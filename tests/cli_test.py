@@ -4,6 +4,7 @@ by content rather than by name."""
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import time
@@ -368,7 +369,12 @@ def test_startup_does_not_link_libcurl(t):
     # a URL share store is used (cli/share_http.c); linked, it would be mapped
     # and relocated at every start, costing more than stripping a photo.
     harness.need("readelf")
-    r = run(["readelf", "-d", harness.UNMETA], check=True)
+    # Under scripts/memcheck, UNMETA is a wrapper script; UNMETA_ELF is the
+    # executable it runs.
+    exe = os.environ.get("UNMETA_ELF") or shutil.which(harness.UNMETA) or harness.UNMETA
+    with open(exe, "rb") as f:
+        assert f.read(4) == b"\x7fELF", f"{exe} is not the executable (set UNMETA_ELF)"
+    r = run(["readelf", "-d", exe], check=True)
     needed = re.findall(rb"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
     assert needed, r.stdout  # a dynamic executable lists at least libc
     assert not [n for n in needed if n.startswith(b"libcurl")], needed
