@@ -10,13 +10,13 @@
 //   node bench/wasm-browser.js FILE        (after ninja -C build; bench/README.md)
 // Env: UNMETA_BUILD_ROOT (default build), UNMETA_CHROMIUM (/usr/bin/chromium).
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const dist = path.join(process.env.UNMETA_BUILD_ROOT || path.join(root, 'build'), 'bindings', 'wasm');
+process.env.UNMETA_SOURCE_ROOT = root;
+process.env.UNMETA_WASM_DIST = path.join(process.env.UNMETA_BUILD_ROOT || path.join(root, 'build'), 'bindings', 'wasm');
+const h = require(path.join(root, 'bindings', 'wasm', 'test', 'helpers')); // serve(): the page, as the browser test serves it
 const chromium = process.env.UNMETA_CHROMIUM || '/usr/bin/chromium';
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
 
 function below(pid) { // the processes under pid
   const all = [];
@@ -53,20 +53,11 @@ function sample() {
   const file = process.argv[2];
   if (!file) throw new Error('usage: node bench/wasm-browser.js FILE');
   const pw = require(path.join(root, 'bindings', 'wasm', 'node_modules', 'playwright-core'));
-  const server = http.createServer((req, res) => {
-    const u = new URL(req.url, 'http://x');
-    let f = u.pathname.startsWith('/bindings/wasm/dist/') ? path.join(dist, u.pathname.slice(20))
-      : path.join(root, decodeURIComponent(u.pathname));
-    if (u.pathname.endsWith('/')) f = path.join(f, 'index.html');
-    if (!fs.existsSync(f) || !fs.statSync(f).isFile()) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(f)] || 'application/octet-stream' });
-    fs.createReadStream(f).pipe(res);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { server, port } = await h.serve();
   const browser = await pw.chromium.launch({ executablePath: chromium, args: ['--no-sandbox'] });
   try {
     const page = await (await browser.newContext()).newPage();
-    await page.goto(`http://127.0.0.1:${server.address().port}/examples/web/`);
+    await page.goto(`http://127.0.0.1:${port}/examples/web/`);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
     const before = sample();
     const peak = { ...before };

@@ -10,12 +10,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
 const h = require('./helpers');
 
 const CHROMIUM = process.env.UNMETA_CHROMIUM || '/usr/bin/chromium';
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
 
 function loadPlaywright() {
   try {
@@ -25,34 +23,11 @@ function loadPlaywright() {
   }
 }
 
-// Serves the source tree, with /bindings/wasm/dist/ from the build; every
-// request is logged, to check that nothing else is asked for.
-function serve() {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    requests.push(url.pathname);
-    let file;
-    if (url.pathname.startsWith('/bindings/wasm/dist/')) file = path.join(h.dist, url.pathname.slice('/bindings/wasm/dist/'.length));
-    else file = path.join(h.sourceRoot, decodeURIComponent(url.pathname));
-    if (url.pathname.endsWith('/')) file = path.join(file, 'index.html');
-    const inside = file.startsWith(h.sourceRoot + path.sep) || file.startsWith(h.dist + path.sep);
-    if (!inside || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, requests, port: server.address().port })));
-}
-
 async function openPage(t) {
   const pw = loadPlaywright();
   if (!h.need(t, 'playwright-core (npm ci in bindings/wasm)', pw !== null)) return null;
   if (!h.need(t, CHROMIUM + ' (Debian package chromium)', fs.existsSync(CHROMIUM))) return null;
-  const srv = await serve();
+  const srv = await h.serve();
   const browser = await pw.chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 760 } });
   const page = await context.newPage();

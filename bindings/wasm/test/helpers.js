@@ -4,6 +4,7 @@
 // UNMETA_REQUIRE_TOOLS=1 (.ci/run), where it fails.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -69,10 +70,35 @@ function cliStrip(file, dir, tag, args = []) {
   return res;
 }
 
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+
+// Serves the source tree, with /bindings/wasm/dist/ from the build; every
+// request is logged, to check that nothing else is asked for.
+function serve() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    requests.push(url.pathname);
+    let file;
+    if (url.pathname.startsWith('/bindings/wasm/dist/')) file = path.join(dist, url.pathname.slice('/bindings/wasm/dist/'.length));
+    else file = path.join(sourceRoot, decodeURIComponent(url.pathname));
+    if (url.pathname.endsWith('/')) file = path.join(file, 'index.html');
+    const inside = file.startsWith(sourceRoot + path.sep) || file.startsWith(dist + path.sep);
+    if (!inside || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, requests, port: server.address().port })));
+}
+
 // Peak resident memory of this process, from /proc/self/status, in bytes.
 function peakRss() {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-module.exports = { here, sourceRoot, shared, buildRoot, cli, dist, sample, have, need, tmpdir, corpusFiles, cliStrip, NATIVE, peakRss };
+module.exports = { here, sourceRoot, shared, buildRoot, cli, dist, sample, have, need, tmpdir, corpusFiles, cliStrip, NATIVE, peakRss, serve };

@@ -59,15 +59,7 @@ public final class UnmetaTest {
     }
 
     private static boolean contains(byte[] hay, String needle) {
-        byte[] n = needle.getBytes(StandardCharsets.UTF_8);
-        outer:
-        for (int i = 0; i + n.length <= hay.length; i++) {
-            for (int j = 0; j < n.length; j++)
-                if (hay[i + j] != n[j])
-                    continue outer;
-            return true;
-        }
-        return false;
+        return indexOf(hay, needle.getBytes(StandardCharsets.UTF_8), 0) >= 0;
     }
 
     /** The int descriptor, as ParcelFileDescriptor.getFd() gives on Android. */
